@@ -1,0 +1,68 @@
+"""Bound and redact audit metadata before it is stored.
+
+Limits: 8 KiB of JSON in all, strings of 512 characters, 25 items a list, 50 keys
+an object, depth 5. Keys that name secrets, tokens, authorization, cookies,
+sessions, prompts, messages, headers, bodies or source files hold `[redacted]`.
+"""
+
+import json
+import re
+
+REDACTED = "[redacted]"
+MAX_BYTES = 8 * 1024
+MAX_STRING = 512
+MAX_ITEMS = 25
+MAX_KEYS = 50
+MAX_DEPTH = 5
+
+_SENSITIVE_KEY = re.compile(
+    r"secret|token|passw|authori[sz]|cookie|session|prompt|message|header|body"
+    r"|source|api[_-]?key|credential|private[_-]?key|signature",
+    re.IGNORECASE,
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def is_sensitive_key(key: str) -> bool:
+    return bool(_SENSITIVE_KEY.search(key))
+
+
+def _clean_string(value: str) -> str:
+    value = _CONTROL.sub(" ", value)
+    if len(value) > MAX_STRING:
+        return value[: MAX_STRING - 1] + "…"
+    return value
+
+
+def _sanitise(value, depth: int):
+    if depth > MAX_DEPTH:
+        return "[truncated]"
+    if isinstance(value, dict):
+        cleaned = {}
+        for index, (key, item) in enumerate(value.items()):
+            if index >= MAX_KEYS:
+                cleaned["[truncated]"] = f"{len(value) - MAX_KEYS} more keys"
+                break
+            key = _clean_string(str(key))
+            cleaned[key] = (
+                REDACTED if is_sensitive_key(key) else _sanitise(item, depth + 1)
+            )
+        return cleaned
+    if isinstance(value, list | tuple):
+        items = [_sanitise(item, depth + 1) for item in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            items.append(f"[{len(value) - MAX_ITEMS} more items]")
+        return items
+    if isinstance(value, str):
+        return _clean_string(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _clean_string(str(value))
+
+
+def sanitise_metadata(metadata: dict | None) -> dict:
+    """Return a bounded, redacted copy of `metadata` that fits in 8 KiB."""
+    cleaned = _sanitise(metadata or {}, 1)
+    if len(json.dumps(cleaned, ensure_ascii=False).encode()) <= MAX_BYTES:
+        return cleaned
+    return {"[truncated]": "metadata exceeded 8 KiB and was dropped"}

@@ -1,0 +1,166 @@
+"""The one writer of audit events: sanitise, chain and insert."""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.catalogue import category_of
+from apps.audit.models import AuditChainHead, AuditEvent
+from apps.audit.sanitiser import sanitise_metadata
+from apps.core.middleware import current_request_id
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES = ("success", "failure", "denied", "started", "completed")
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # user, system, agent or worker
+    id: str = ""
+    display: str = ""
+    role: str = ""
+
+    @classmethod
+    def for_user(cls, user, role: str = "") -> "Actor":
+        if user is None:
+            return cls.system()
+        return cls(kind="user", id=str(user.pk), display=user.name, role=role)
+
+    @classmethod
+    def system(cls, display: str = "system") -> "Actor":
+        return cls(kind="system", display=display)
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str = "web"  # web, worker or app_agent
+    trust: str = ""
+    request_id: str = ""
+    ip_hash: str = ""
+    user_agent_hash: str = ""
+
+    @classmethod
+    def from_request(cls, request, trust: str = "authenticated") -> "Source":
+        return cls(
+            kind="web",
+            trust=trust,
+            request_id=getattr(request, "request_id", "") or current_request_id.get(),
+            ip_hash=short_hash(request.META.get("REMOTE_ADDR", "")),
+            user_agent_hash=short_hash(request.META.get("HTTP_USER_AGENT", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    type: str
+    id: str = ""
+    name: str = ""
+    parent: str = ""
+
+
+@dataclass
+class AuditEntry:
+    event_name: str
+    outcome: str
+    summary: str
+    actor: Actor
+    source: Source = field(default_factory=Source)
+    target: Target | None = None
+    severity: str = "info"
+    action: str = ""
+    metadata: dict | None = None
+    changes: list | None = None
+    related_ids: dict | None = None
+
+
+def short_hash(value: str) -> str:
+    """Return 16 hex characters of SHA-256: enough to correlate, not to recover."""
+    if not value:
+        return ""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def _event_digest(event: AuditEvent) -> str:
+    content = {
+        "workspace": str(event.workspace_id or ""),
+        "sequence": event.sequence,
+        "occurredAt": event.occurred_at.isoformat(),
+        "eventName": event.event_name,
+        "outcome": event.outcome,
+        "actor": [event.actor_kind, event.actor_id, event.actor_role],
+        "target": [event.target_type, event.target_id],
+        "summary": event.summary,
+        "changes": event.changes,
+        "relatedIds": event.related_ids,
+        "metadata": event.metadata,
+        "previousHash": event.previous_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _build_event(workspace, entry: AuditEntry) -> AuditEvent:
+    if entry.outcome not in OUTCOMES:
+        raise ValueError(f"audit outcome {entry.outcome!r} is not one of {OUTCOMES}")
+    target = entry.target or Target(type="")
+    source = entry.source
+    return AuditEvent(
+        workspace=workspace,
+        occurred_at=timezone.now(),
+        event_name=entry.event_name,
+        category=category_of(entry.event_name),
+        severity=entry.severity,
+        outcome=entry.outcome,
+        action=entry.action or entry.event_name.rsplit(".", 1)[-1],
+        summary=entry.summary[:500],
+        actor_kind=entry.actor.kind,
+        actor_id=entry.actor.id,
+        actor_display=entry.actor.display[:150],
+        actor_role=entry.actor.role,
+        source_kind=source.kind,
+        source_trust=source.trust,
+        request_id=source.request_id or current_request_id.get(),
+        ip_hash=source.ip_hash,
+        user_agent_hash=source.user_agent_hash,
+        target_type=target.type,
+        target_id=target.id,
+        target_name=target.name[:200],
+        target_parent=target.parent,
+        changes=sanitise_metadata({"changes": entry.changes or []})["changes"],
+        related_ids=sanitise_metadata(entry.related_ids),
+        metadata=sanitise_metadata(entry.metadata),
+    )
+
+
+def audit_record(*, workspace, entry: AuditEntry) -> AuditEvent:
+    """Append one event to the workspace's chain and return it.
+
+    The chain head row is locked only for this insert. Callers never hold it
+    across a network call, because no network call happens inside a transaction.
+    """
+    event = _build_event(workspace, entry)
+    scope = str(workspace.pk) if workspace is not None else "global"
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.get_or_create(
+            scope=scope, defaults={"workspace": workspace}
+        )
+        head = AuditChainHead.objects.select_for_update().get(pk=head.pk)
+        event.sequence = head.last_sequence + 1
+        event.previous_hash = head.last_hash
+        event.hash = _event_digest(event)
+        event.save(force_insert=True)
+        head.last_sequence = event.sequence
+        head.last_hash = event.hash
+        head.save(update_fields=["last_sequence", "last_hash"])
+    logger.info(
+        "audit event recorded: event=%s workspace=%s id=%s",
+        event.event_name,
+        scope,
+        event.pk,
+    )
+    return event

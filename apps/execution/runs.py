@@ -1,0 +1,179 @@
+"""App-agent runs: creation with a run token, hand-off to the runtime, completion."""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.agents.selectors import agents_state_for_files
+from apps.agents.tools import agent_config
+from apps.applications.models import App, AppSnapshot
+from apps.applications.selectors import snapshot_find
+from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
+from apps.core.errors import ApiError, Conflict, NotFound
+from apps.core.tokens import issue_token, token_matches, token_prefix
+from apps.execution.bounds import bound_json
+from apps.execution.models import AgentRun, SourceVersion
+
+logger = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 100_000
+
+
+def _agents_payload(app: App, source_version: str) -> tuple[object, str]:
+    """Return the agents document a run of this version uses, and its hash."""
+    if source_version == SourceVersion.PUBLISHED:
+        snapshot = snapshot_find(app=app, kind=AppSnapshot.Kind.PUBLISHED)
+        if snapshot is None or snapshot.approval is None:
+            raise Conflict(
+                "app_not_published",
+                "The app has never been published; start a draft run "
+                '(`"sourceVersion": "draft"`) or publish the app first.',
+            )
+        return snapshot.approval.payload, snapshot.approval.hash
+    snapshot = snapshot_find(app=app, kind=AppSnapshot.Kind.DRAFT)
+    state = agents_state_for_files(app=app, files=snapshot.files if snapshot else {})
+    return state.document, state.hash or ""
+
+
+def run_create(
+    *,
+    app: App,
+    agent_id: str,
+    prompt: str,
+    source_version: str,
+    user,
+    actor: Actor,
+    source: Source,
+) -> tuple[AgentRun, str]:
+    """Create a run for `agent_id` and hand it to the runtime; return it and its token.
+
+    Raises ApiError `no_agents_defined`, NotFound-like `agent_not_found` and
+    Conflict `app_not_published`.
+    """
+    document, agents_hash = _agents_payload(app, source_version)
+    agents = (document or {}).get("agents") if isinstance(document, dict) else None
+    if not agents:
+        raise ApiError(
+            "no_agents_defined",
+            "The app's agents.json defines no agents; add one with PATCH .../agents.",
+        )
+    if agent_config(document, agent_id) is None:
+        raise ApiError(
+            "agent_not_found",
+            f"No agent has the id {agent_id!r} in the {source_version} agents.json.",
+            status_code=404,
+        )
+
+    issued = issue_token("run")
+    with transaction.atomic():
+        run = AgentRun.objects.create(
+            workspace_id=app.workspace_id,
+            app=app,
+            agent_id=agent_id,
+            source_version=source_version,
+            prompt=prompt[:MAX_PROMPT_CHARS],
+            triggering_user=user,
+            token_prefix=issued.prefix,
+            token_hash=issued.token_hash,
+            approval_hash=agents_hash,
+        )
+        transaction.on_commit(lambda: _enqueue_start(run.pk))
+
+    audit_record(
+        workspace=app.workspace,
+        entry=AuditEntry(
+            event_name="app_agent_run.created",
+            outcome="started",
+            summary=f"{actor.display} started a {source_version} run of agent "
+            f"{agent_id} in {app.name}",
+            actor=actor,
+            source=source,
+            target=Target(type="agent_run", id=str(run.pk), parent=str(app.pk)),
+            metadata={"agentId": agent_id, "sourceVersion": source_version},
+        ),
+    )
+    logger.info("run created: app=%s run=%s", app.pk, run.pk)
+    return run, issued.token
+
+
+def _enqueue_start(run_id) -> None:
+    from apps.execution.tasks import start_agent_run
+
+    start_agent_run.delay(str(run_id))
+
+
+def run_find_by_token(token: str) -> AgentRun | None:
+    """Return the run that `token` proves, whatever its status, else None."""
+    prefix = token_prefix("run", token)
+    if prefix is None:
+        return None
+    run = (
+        AgentRun.objects.select_related("app", "workspace")
+        .filter(token_prefix=prefix)
+        .first()
+    )
+    if run is None or not token_matches("run", token, run.token_hash):
+        return None
+    return run
+
+
+def run_mark_running(*, run_id) -> bool:
+    """Move a pending run to running; return False if it was not pending."""
+    changed = AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.PENDING).update(
+        status=AgentRun.Status.RUNNING, started_at=timezone.now()
+    )
+    return changed == 1
+
+
+def run_complete(
+    *, run: AgentRun, status: str, result, usage, actor: Actor
+) -> AgentRun:
+    """End an open run with `status` (completed or failed), its result and usage.
+
+    Raises Conflict `run_not_active` when the run has already ended.
+    """
+    if status not in (AgentRun.Status.COMPLETED, AgentRun.Status.FAILED):
+        raise ApiError(
+            "invalid_request",
+            f"status {status!r} is not 'completed' or 'failed'.",
+            extra={"fields": {"status": ["Send 'completed' or 'failed'."]}},
+        )
+    changed = AgentRun.objects.filter(
+        pk=run.pk, status__in=AgentRun.OPEN_STATUSES
+    ).update(
+        status=status,
+        result=bound_json(result),
+        usage=bound_json(usage),
+        finished_at=timezone.now(),
+    )
+    if changed != 1:
+        raise Conflict("run_not_active", "The run has already ended.")
+    run.refresh_from_db()
+
+    event = (
+        "app_agent_run.completed" if status == "completed" else "app_agent_run.failed"
+    )
+    audit_record(
+        workspace=run.workspace,
+        entry=AuditEntry(
+            event_name=event,
+            outcome="completed" if status == "completed" else "failure",
+            summary=f"run of agent {run.agent_id} {status}",
+            actor=actor,
+            source=Source(kind="app_agent", trust="run_token_or_internal"),
+            target=Target(type="agent_run", id=str(run.pk), parent=str(run.app_id)),
+            metadata={"agentId": run.agent_id, "status": status},
+        ),
+    )
+    return run
+
+
+def run_find_in_app(*, app: App, run_id) -> AgentRun:
+    from apps.workspaces.selectors import parse_id
+
+    parsed = parse_id(run_id)
+    run = AgentRun.objects.filter(pk=parsed, app=app).first() if parsed else None
+    if run is None:
+        raise NotFound()
+    return run

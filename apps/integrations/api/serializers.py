@@ -1,0 +1,43 @@
+from apps.agents.domains import describe_domain
+from apps.integrations.contracts import setup_reasons
+from apps.integrations.models import IntegrationGrant
+
+
+def grant_body(grant: IntegrationGrant) -> dict:
+    """The read model of a grant: secret names only, never values or store ids."""
+    stored = sorted(secret.name for secret in grant.secrets.all())
+    reasons = setup_reasons(grant)
+    return {
+        "id": str(grant.pk),
+        "appId": str(grant.app_id),
+        "name": grant.name,
+        "domain": grant.domain,
+        "domainScope": describe_domain(grant.domain),
+        "keySlug": grant.key_slug,
+        "keyName": grant.key_name,
+        "capabilityLabel": grant.capability_label,
+        "why": grant.why,
+        "authType": grant.auth_type,
+        "status": grant.status,
+        "needsSetup": bool(reasons),
+        "setupReasons": reasons,
+        "accessContract": grant.access_contract,
+        "permissionGroups": grant.permission_groups,
+        "secrets": [
+            {
+                "name": secret["name"],
+                "label": secret.get("label", ""),
+                "description": secret.get("description", ""),
+                "required": secret.get("required", True),
+                "configured": secret["name"] in stored,
+            }
+            for secret in grant.requested_secrets
+        ],
+        "configuredSecretNames": stored,
+        "configuredGroups": grant.configured_groups,
+        "configuredAt": grant.configured_at.isoformat()
+        if grant.configured_at
+        else None,
+        "setupInstructions": grant.setup_instructions,
+        "updatedAt": grant.updated_at.isoformat(),
+    }

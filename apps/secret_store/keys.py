@@ -1,0 +1,91 @@
+"""The keys of the local encrypted store, parsed from SECOND_TOKEN_ENCRYPTION_KEY.
+
+A key is base64 of 32 bytes, 64 hex characters, or a passphrase hashed into a key
+with scrypt. A comma-separated list rotates, newest first: the newest key writes,
+every listed key reads. Keys are named by a short id derived from the key, which
+is what logs and messages show.
+"""
+
+import base64
+import binascii
+import functools
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
+
+# A fixed salt keeps a passphrase mapping to the same key in every process.
+_PASSPHRASE_SALT = b"second.local-secret-store.v1"
+
+
+@dataclass(frozen=True)
+class EncryptionKey:
+    key_id: str
+    material: bytes
+    from_passphrase: bool
+
+    def __repr__(self) -> str:
+        return f"EncryptionKey(key_id={self.key_id!r})"
+
+
+def _decode_base64(value: str) -> bytes | None:
+    for decoder in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            decoded = decoder(value + "=" * (-len(value) % 4))
+        except (binascii.Error, ValueError):
+            continue
+        if len(decoded) == 32:
+            return decoded
+    return None
+
+
+def _key_id(material: bytes) -> str:
+    return hashlib.sha256(b"second.key-id:" + material).hexdigest()[:12]
+
+
+def parse_key(value: str) -> EncryptionKey:
+    if len(value) == 64:
+        try:
+            material = bytes.fromhex(value)
+            return EncryptionKey(_key_id(material), material, from_passphrase=False)
+        except ValueError:
+            pass
+    material = _decode_base64(value)
+    if material is not None:
+        return EncryptionKey(_key_id(material), material, from_passphrase=False)
+    material = hashlib.scrypt(
+        value.encode(), salt=_PASSPHRASE_SALT, n=2**14, r=8, p=1, dklen=32
+    )
+    return EncryptionKey(_key_id(material), material, from_passphrase=True)
+
+
+@functools.cache
+def _keyring_for(configured: str) -> tuple[EncryptionKey, ...]:
+    values = [item.strip() for item in configured.split(",") if item.strip()]
+    if not values:
+        raise ImproperlyConfigured(
+            "SECOND_TOKEN_ENCRYPTION_KEY is empty; set base64 of 32 bytes or 64 hex "
+            "characters."
+        )
+    keys = tuple(parse_key(value) for value in values)
+    for key in keys:
+        if key.from_passphrase:
+            logger.warning(
+                "encryption key %s is a passphrase hashed into a key; prefer 32 "
+                "random bytes",
+                key.key_id,
+            )
+    return keys
+
+
+def keyring() -> tuple[EncryptionKey, ...]:
+    """Return the configured keys, newest first."""
+    return _keyring_for(settings.SECOND_TOKEN_ENCRYPTION_KEY)
+
+
+def key_by_id(key_id: str) -> EncryptionKey | None:
+    return next((key for key in keyring() if key.key_id == key_id), None)

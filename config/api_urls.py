@@ -1,0 +1,69 @@
+"""Routes of `/api/`; each answers with and without a trailing slash."""
+
+from apps.accounts.api.views import MyTokensView
+from apps.agents.api.views import AgentsApprovalView, AgentsView
+from apps.applications.api.views import AppCollectionView, AppDetailView
+from apps.core.api import health
+from apps.core.urls import api_path
+from apps.execution.api import internal
+from apps.execution.api.views import RunCollectionView, RunDetailView
+from apps.integrations.api.views import (
+    IntegrationCollectionView,
+    IntegrationDetailView,
+    IntegrationSetupView,
+)
+from apps.workspaces.api.views import WorkspaceCollectionView
+
+WORKSPACE = "workspaces/<str:workspace_id>"
+APP = f"{WORKSPACE}/apps/<str:app_id>"
+
+urlpatterns = [
+    *api_path("health", health, name="health"),
+    *api_path("me/tokens", MyTokensView.as_view(), name="me-tokens"),
+    *api_path("workspaces", WorkspaceCollectionView.as_view(), name="workspaces"),
+    *api_path(f"{WORKSPACE}/apps", AppCollectionView.as_view(), name="apps"),
+    *api_path(APP, AppDetailView.as_view(), name="app"),
+    *api_path(f"{APP}/agents", AgentsView.as_view(), name="app-agents"),
+    *api_path(
+        f"{APP}/agents/approval",
+        AgentsApprovalView.as_view(),
+        name="app-agents-approval",
+    ),
+    *api_path(
+        f"{APP}/integration-setup",
+        IntegrationSetupView.as_view(),
+        name="app-integration-setup",
+    ),
+    *api_path(f"{APP}/agent-runs", RunCollectionView.as_view(), name="app-runs"),
+    *api_path(
+        f"{APP}/agent-runs/<str:run_id>", RunDetailView.as_view(), name="app-run"
+    ),
+    *api_path(
+        f"{WORKSPACE}/integrations",
+        IntegrationCollectionView.as_view(),
+        name="integrations",
+    ),
+    *api_path(
+        f"{WORKSPACE}/integrations/<str:grant_id>",
+        IntegrationDetailView.as_view(),
+        name="integration",
+    ),
+    *api_path(
+        "internal/tool-execute", internal.ToolExecuteView.as_view(), name="tool-execute"
+    ),
+    *api_path(
+        "internal/agent-run-complete",
+        internal.AgentRunCompleteView.as_view(),
+        name="agent-run-complete",
+    ),
+    *api_path(
+        "internal/integration-requirements",
+        internal.IntegrationRequirementsView.as_view(),
+        name="integration-requirements",
+    ),
+    *api_path(
+        "internal/workspace-integrations",
+        internal.WorkspaceIntegrationsView.as_view(),
+        name="workspace-integrations",
+    ),
+]

@@ -1,0 +1,39 @@
+"""Collect configuration problems so that one start-up error lists all of them."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+# Variables that only the test settings read. Any other settings module refuses to
+# start while one of them is set, because each one weakens the egress guard.
+TEST_ONLY_VARIABLES = (
+    "SECOND_EGRESS_RESOLVE",
+    "SECOND_EGRESS_EXTRA_CA",
+    "SECOND_EGRESS_DIAL_LOG",
+    "WORKOS_BASE_URL",
+)
+
+
+class SettingsProblems:
+    """A list of configuration problems, one line each, raised together."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, variable: str, message: str) -> None:
+        self.lines.append(f"{variable}: {message}")
+
+    def raise_if_any(self, module: str) -> None:
+        if not self.lines:
+            return
+        listing = "\n".join(f"  - {line}" for line in self.lines)
+        raise ImproperlyConfigured(
+            f"{module} cannot start; fix these settings:\n{listing}"
+        )
+
+
+def add_test_only_problems(problems: SettingsProblems, environ) -> None:
+    for variable in TEST_ONLY_VARIABLES:
+        if environ.get(variable):
+            problems.add(
+                variable,
+                "is read by the test settings only; unset it for this process.",
+            )

@@ -1,0 +1,1 @@
+"""Shared test helpers: a test CA, loopback upstream servers and egress fixtures."""
