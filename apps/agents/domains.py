@@ -1,8 +1,8 @@
 """Integration domains: normalisation, the approval rules and host matching.
 
 A tool's `integration.domain` names the host it may reach, and that host's every
-subdomain. The rules here run when agents.json is validated; the egress layer checks
-the resolved addresses again at call time.
+subdomain. These rules run when agents.json is validated. The egress layer checks
+each request's host and resolved addresses again at call time.
 """
 
 import ipaddress
@@ -155,8 +155,8 @@ def local_mode() -> bool:
 def is_product_origin(host: str, port: int | None) -> bool:
     """Tell whether `host` (and `port`) is the product's own public origin.
 
-    Outside local mode the product's host is refused on every port. In local mode a
-    loopback product host is refused only on the product's own port, because local
+    Outside local mode the product's host matches on every port. In local mode a
+    loopback product host matches only on the product's own port, because local
     tools may reach stand-ins on other loopback ports.
     """
     product = getattr(settings, "SECOND_PUBLIC", None) or {}
@@ -178,7 +178,7 @@ def is_product_origin(host: str, port: int | None) -> bool:
 
 
 def domain_problems(value: object) -> list[str]:
-    """Return every way `value` breaks the integration domain rules; empty if none."""
+    """Return every way `value` breaks the integration domain rules, or []."""
     if not isinstance(value, str) or not value.strip():
         return [f"The domain {value!r} is empty; give the API's host name."]
     if "*" in value:

@@ -20,6 +20,10 @@ HASH_SCHEMA_VERSION = 1
 # range lose precision there and must lose it here too.
 MAX_SAFE_INTEGER = 2**53 - 1
 
+# Far deeper than any real agents.json, and shallow enough for the recursive
+# serialiser and validators to stay well inside Python's default recursion limit.
+MAX_NESTING_DEPTH = 100
+
 _HASH_PATTERN = re.compile(r"^v([0-9]+):[0-9a-f]{64}$")
 
 # JSON.stringify writes these control characters with a short escape and every
@@ -107,15 +111,44 @@ def parse_json_text(text: str | bytes) -> Any:
 
     Integers beyond the safe integer range become floats, as they are doubles in
     JavaScript. Raises ValueError on invalid JSON, on NaN and Infinity literals
-    (not JSON), and on numbers beyond the double range, which JSON.parse turns into
-    Infinity and JSON.stringify then writes as null.
+    (not JSON), on numbers beyond the double range (JSON.parse turns them into
+    Infinity, which JSON.stringify writes as null) and on nesting deeper than
+    MAX_NESTING_DEPTH.
     """
-    return json.loads(
-        text,
-        parse_int=_parse_int,
-        parse_float=_parse_float,
-        parse_constant=_reject_constant,
-    )
+    try:
+        document = json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_reject_constant,
+        )
+    except RecursionError:
+        raise ValueError(_too_deep_message()) from None
+
+    if _nesting_depth(document) > MAX_NESTING_DEPTH:
+        raise ValueError(_too_deep_message())
+    return document
+
+
+def _too_deep_message() -> str:
+    return f"The JSON is nested more than {MAX_NESTING_DEPTH} levels deep; flatten it."
+
+
+def _nesting_depth(value: Any) -> int:
+    """Return how many arrays and objects deep `value` goes, without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _parse_int(text: str) -> int | float:
@@ -198,8 +231,8 @@ def quote_string(value: str) -> str:
 
 
 def _join_surrogate_pairs(value: str) -> str:
-    # A Python string may hold a surrogate pair as two code points; JavaScript sees
-    # them as one character, so join them and leave only lone surrogates.
+    # A Python string may contain a surrogate pair as two code points, which
+    # JavaScript treats as one character, so join them and keep only lone ones.
     encoded = value.encode("utf-16-le", "surrogatepass")
     return encoded.decode("utf-16-le", "surrogatepass")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 PLACEHOLDER_PATTERN = re.compile(r"\{\{([A-Za-z0-9_.-]+)\}\}")
 
-# Anything between double braces; spans that PLACEHOLDER_PATTERN does not accept,
-# such as "{{ api_key }}", are sent literally and are reported at validation.
+# Anything between double braces. Spans that PLACEHOLDER_PATTERN does not accept,
+# such as "{{ api_key }}", would be sent literally, so validation reports them.
 BRACES_PATTERN = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 SECRETS_NAMESPACE = "secrets"

@@ -1,7 +1,7 @@
 """The JSON Schema (draft 2020-12) of agents.json, schema version 1.
 
 Strictness: the top level, agents and tools accept extra keys, because builders
-attach metadata there and the hash covers every key, so approval still sees them.
+attach metadata there and the hash covers every key, so an approver still reviews them.
 `integration`, `integration.auth` and `endpoint` accept only the documented keys,
 because the worker reads them to build the request and a misspelt key there
 (`header` for `headers`) would silently change what is sent.

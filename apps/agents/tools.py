@@ -30,8 +30,8 @@ _KEY_SLUG_DASH_RUN = re.compile(r"-{2,}")
 class ToolSpec:
     """An approved custom tool as the worker runs it.
 
-    `agent_id` is None for an app tool. `integration` is normalised (see
-    `normalize_integration`); `endpoint` is the approved template, unchanged.
+    `agent_id` is None for an app tool. `integration` is normalised as
+    `normalize_integration` does it, and `endpoint` is the approved template.
     """
 
     agent_id: str | None
@@ -185,7 +185,7 @@ def _tool_spec(tool: dict, agent_id: str | None) -> ToolSpec:
 def spec_fingerprint(tool: Any) -> str:
     """Return stable JSON of a tool's `{endpoint, integration}`, integration normalised.
 
-    Raises ValueError when the tool holds values JSON cannot carry.
+    Raises ValueError when the tool contains values JSON cannot carry.
     """
     source = tool if isinstance(tool, dict) else {}
     return canonical_json(
@@ -249,10 +249,10 @@ def security_diff(old_payload: Any, new_payload: Any) -> list[SecurityChange]:
     return changes
 
 
-# Categories holding one value per tool; a different value is a change.
+# Categories with one value per tool, where a different value is a change.
 _SINGLE_VALUE_CATEGORIES = ("domain", "method", "url", "tokenUrl", "authorizationUrl")
 
-# Categories holding a set per tool; only new members are listed.
+# Categories with a set per tool, of which only new members are listed.
 _SET_CATEGORIES = ("scope", "secretName")
 
 

@@ -2,7 +2,7 @@
 
 `validate_agents_json` lists every problem with the JSON path it concerns, so a
 builder can fix a document in one pass. An empty list means the document may be
-presented for approval; it says nothing about whether anyone approved it.
+presented for approval; it does not tell whether anyone approved it.
 """
 
 import logging
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from jsonschema import ValidationError
+from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
 from apps.agents.domains import (
     DomainError,
@@ -87,7 +87,7 @@ _HEADER_NAME_PATTERN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
-# Characters that URL parsers disagree on, so the host a check sees could differ
+# Characters that URL parsers disagree on, so the host a check reads could differ
 # from the host a client dials.
 _AMBIGUOUS_URL_CHARACTERS = re.compile(r"[\s\\\x00-\x1f\x7f]")
 
@@ -340,6 +340,10 @@ def _custom_tool_problems(tool: dict, path: str) -> Iterator[Problem]:
             f"The tool name {name!r} is reserved for the runtime; choose another name.",
         )
 
+    response_schema = tool.get("responseSchema")
+    if isinstance(response_schema, dict):
+        yield from _response_schema_problems(response_schema, path)
+
     integration = tool.get("integration")
     endpoint = tool.get("endpoint")
     kind = tool_kind(tool)
@@ -353,6 +357,17 @@ def _custom_tool_problems(tool: dict, path: str) -> Iterator[Problem]:
         yield from _endpoint_url_problems(endpoint.get("url"), domain, endpoint_path)
         yield from _header_problems(endpoint.get("headers"), kind, endpoint_path)
         yield from _template_problems(endpoint, kind, endpoint_path)
+
+
+def _response_schema_problems(schema: dict, tool_path: str) -> Iterator[Problem]:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        yield Problem(
+            child_path(tool_path, "responseSchema"),
+            f"The responseSchema is not a valid JSON Schema ({error.message}); fix it "
+            "or remove it.",
+        )
 
 
 def _integration_problems(integration: dict, path: str) -> Iterator[Problem]:
@@ -467,8 +482,8 @@ def _endpoint_url_problems(
 def _authority_has_placeholder(url: str) -> bool:
     scheme, separator, rest = url.partition("://")
     if not separator:
-        # Without "://" the whole URL is unusable; report placeholders anywhere
-        # before the first path character as sitting in the authority.
+        # Without "://" there is no scheme, so placeholders anywhere before the
+        # first path character count as sitting in the authority.
         scheme, rest = "", url
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     return "{{" in scheme or "}}" in scheme or "{{" in authority or "}}" in authority

@@ -44,7 +44,7 @@ _MISSING = object()
 
 
 class TemplateError(ApiError):
-    """A tool call that cannot be rendered; `code` is the API error code."""
+    """A tool call that cannot be rendered, with its API error `code`."""
 
     status_code = 400
 
@@ -53,7 +53,7 @@ class TemplateError(ApiError):
 
 
 class MissingInputPlaceholders(TemplateError):
-    """The tool input lacks values that the template needs; `names` is sorted."""
+    """Missing tool-input values that the template needs, sorted in `names`."""
 
     def __init__(self, names: list[str]) -> None:
         self.names = sorted(names)
@@ -66,7 +66,7 @@ class MissingInputPlaceholders(TemplateError):
 
 
 class MissingSecret(Exception):
-    """A secret the template needs is not configured; the call returns mock data."""
+    """A secret the template needs is not configured, so the call returns mock data."""
 
     reason = MISSING_SECRET_REASON
 
@@ -81,7 +81,7 @@ class MissingSecret(Exception):
 
 @dataclass(frozen=True)
 class RenderedRequest:
-    """An HTTP request ready for egress; `injected_values` are the secrets placed."""
+    """An HTTP request ready for egress, with the secret values it contains."""
 
     method: str
     url: str
@@ -270,7 +270,7 @@ def _unchanged(text: str) -> str:
 
 
 class _Renderer:
-    """One rendering pass; records which secret values it placed."""
+    """One rendering pass, which records the secret values it placed."""
 
     def __init__(self, inputs: dict, secrets: dict[str, str]) -> None:
         self.inputs = inputs
@@ -300,7 +300,7 @@ class _Renderer:
         )
 
     def typed(self, template: Any) -> Any:
-        """Render a JSON template; a string that is one placeholder keeps its type."""
+        """Render a JSON template, where a lone placeholder keeps its value's type."""
         if isinstance(template, str):
             name = exact_placeholder(template)
             if name is not None:

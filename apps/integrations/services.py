@@ -265,7 +265,7 @@ def grant_configure_secrets(
         ),
     )
     logger.info("grant secrets configured: grant=%s count=%s", grant.pk, len(values))
-    return grant
+    return IntegrationGrant.objects.prefetch_related("secrets").get(pk=grant.pk)
 
 
 def grant_read_secrets(grant: IntegrationGrant) -> dict[str, str]:

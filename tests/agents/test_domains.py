@@ -116,7 +116,7 @@ def test_domain_problems_outside_local_mode(public_origin, value, fragment):
         "bücher.de",
         # Private suffixes of the list are accepted, see _public_suffix_list.
         "github.io",
-        # A domain that covers the product's host is accepted: egress refuses the
+        # A domain that covers the product's host is accepted: egress rejects the
         # product's own host at call time.
         "acme.example",
     ],

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from apps.agents.hashing import (
+    MAX_NESTING_DEPTH,
     agents_hash,
     canonical_json,
     drop_empty,
@@ -282,3 +283,25 @@ def test_reordering_a_list_changes_hash():
     reordered = {"agents": [{"id": "b"}, {"id": "a"}]}
 
     assert agents_hash(document) != agents_hash(reordered)
+
+
+def test_parse_json_text_rejects_deep_nesting():
+    deep = "[" * (MAX_NESTING_DEPTH + 1) + "]" * (MAX_NESTING_DEPTH + 1)
+
+    with pytest.raises(ValueError):
+        parse_json_text(deep)
+
+
+def test_parse_json_text_rejects_very_deep_nesting():
+    very_deep = "[" * 100_000 + "]" * 100_000
+
+    with pytest.raises(ValueError):
+        parse_json_text(very_deep)
+
+
+def test_parse_json_text_accepts_max_nesting():
+    nested = "[" * MAX_NESTING_DEPTH + "]" * MAX_NESTING_DEPTH
+
+    document = parse_json_text(nested)
+
+    assert agents_hash(document).startswith("v1:")

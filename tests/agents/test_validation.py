@@ -491,6 +491,13 @@ REJECTIONS = [
         "not a valid header name",
     ),
     (
+        "invalid response schema",
+        "slack-notifier",
+        lambda d: _tool(d).update(responseSchema={"type": "objekt"}),
+        f"{TOOL}.responseSchema",
+        "not a valid JSON Schema",
+    ),
+    (
         "header value with newline",
         "slack-notifier",
         _set_header("X-Note", "a\r\nInjected: 1"),

@@ -2,7 +2,8 @@
 
 `UpstreamServer` is a threaded HTTPS (or plain HTTP) server on 127.0.0.1 that
 records every request and serves fixed routes, hostile ones included: a
-redirect, an oversized body, a compression bomb, a slow drip and a hang.
+redirect, an oversized body, a compression bomb, slow drips of the body or the
+headers, and a hang.
 `TcpRecorder` accepts TCP connections, records them and never answers. Every
 loop is bounded and ends when the server stops.
 """
@@ -258,6 +259,7 @@ def _default_routes() -> dict[str, Route]:
         "/large-chunked": _large_chunked,
         "/gzip-bomb": _gzip_bomb,
         "/drip": _drip,
+        "/drip-headers": _drip_headers,
         "/hang": _hang,
     }
 
@@ -336,6 +338,20 @@ def _drip(handler: _Handler, _request: RecordedRequest) -> None:
             return
         handler.wfile.write(b"x")
         handler.wfile.flush()
+
+
+def _drip_headers(handler: _Handler, _request: RecordedRequest) -> None:
+    # Each byte arrives well within any per-read timeout, so only a deadline on
+    # the whole call ends this response.
+    state = handler.state
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    handler.wfile.flush()
+    for _ in range(int(MAX_STALL_SECONDS / state.drip_interval) + 1):
+        if state.stopping.wait(state.drip_interval):
+            return
+        handler.wfile.write(b"x")
+        handler.wfile.flush()
+    handler.close_connection = True
 
 
 def _hang(handler: _Handler, _request: RecordedRequest) -> None:

@@ -125,6 +125,9 @@ def exchange(
     try:
         response = _open(pool, call, method=method, headers=headers, body=body)
         try:
+            # Headers cut short by the watchdog can still parse, so they count
+            # only if they arrived in time.
+            call.deadline.require("headers")
             _reject_redirect(response, target.parsed)
             _reject_declared_length(response, target.parsed, max_response_bytes)
             data = _read_body(response, call, max_response_bytes)
@@ -310,6 +313,10 @@ def _read_body(
         except Exception as error:
             raise _translate(error, call) from None
         if not chunk:
+            # The watchdog's shutdown looks like the end of a body that has no
+            # length, so a body that ends after the deadline is not trusted.
+            if call.deadline.expired:
+                raise call.deadline.timeout_error("read")
             return b"".join(chunks)
 
         total += len(chunk)

@@ -26,6 +26,7 @@ _DECIMAL_RE = re.compile(r"[0-9]+")
 _OCTAL_RE = re.compile(r"[0-7]+")
 _HEX_RE = re.compile(r"[0-9a-f]*")
 _BAD_PERCENT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_PERCENT_ESCAPE_RE = re.compile(r"%[0-9a-fA-F]{2}")
 
 # Characters left as they are in a path or query: RFC 3986 unreserved and
 # sub-delimiters, ":" and "@", "/" and "%" of existing escapes. Everything else,
@@ -99,11 +100,13 @@ def normalize_host(value: str) -> str:
     """Return `value` as a host: lower case, no trailing dot, A-labels, IPs canonical.
 
     Raises EgressError(`url_invalid`) for a value that is not a host name or IP
-    literal. Bracketed IPv6 literals are accepted here, as domain settings may
-    contain them.
+    literal. IPv6 literals are accepted with or without brackets, as settings
+    and domains may contain either.
     """
     if value.startswith("[") and value.endswith("]"):
         return _parse_bracketed_host(value[1:-1])[0]
+    if ":" in value:
+        return _parse_bracketed_host(value)[0]
     return normalize_host_and_address(value)[0]
 
 
@@ -315,10 +318,16 @@ def _normalise_path_and_query(tail: str, host: str) -> str:
         )
 
     path, separator, query = without_fragment.partition("?")
-    path = quote(path or "/", safe=_PATH_SAFE)
+    path = _upper_escapes(quote(path or "/", safe=_PATH_SAFE))
     if not separator:
         return path
-    return f"{path}?{quote(query, safe=_QUERY_SAFE)}"
+    return f"{path}?{_upper_escapes(quote(query, safe=_QUERY_SAFE))}"
+
+
+def _upper_escapes(text: str) -> str:
+    # RFC 3986 makes the case of escapes insignificant, and urllib3 upper-cases
+    # them, so the canonical URL does too.
+    return _PERCENT_ESCAPE_RE.sub(lambda match: match.group(0).upper(), text)
 
 
 def _host_for_url(host: str, address: IPAddress | None) -> str:

@@ -31,10 +31,15 @@ def mocked(ctx: CallContext, reason: str) -> Final:
 
 
 def denied(
-    code: str, detail: str, *, status: int, retryable: bool | None = None
+    code: str,
+    detail: str,
+    *,
+    status: int,
+    retryable: bool | None = None,
+    extra: dict | None = None,
 ) -> Final:
     """Refuse the call; the caller gets `{error, detail}` with `status`."""
-    body = {"error": code, "detail": detail}
+    body = {"error": code, "detail": detail, **(extra or {})}
     if retryable is not None:
         body["retryable"] = retryable
     return Final(

@@ -203,7 +203,7 @@ def render_template(ctx: CallContext) -> Final | tuple:
     except templating.MissingSecret:
         return results.mocked(ctx, results.MOCK_MISSING_SECRET)
     except templating.TemplateError as error:
-        return results.denied(error.code, str(error), status=400)
+        return results.denied(error.code, error.detail, status=400, extra=error.extra)
     ctx.injected = tuple(rendered.injected_values)
     return rendered
 
