@@ -17,7 +17,7 @@ from apps.agents.hashing import (
     parse_json_text,
 )
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 VECTORS = json.loads((EXAMPLES / "hash-vectors.json").read_text())["vectors"]
 

@@ -20,7 +20,7 @@ from apps.agents.tools import (
     tool_spec_matches,
 )
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 
 def payload(name: str) -> dict:

@@ -14,7 +14,7 @@ from apps.agents.validation import (
     validate_agents_json,
 )
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.agents.json"))
 

@@ -1,5 +1,6 @@
 """Run each end-to-end flow with eager tasks and, where it can, a real worker."""
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -27,7 +28,11 @@ def _redis_reachable(url: str) -> bool:
         return False
 
 
-@pytest.fixture(params=["eager", "worker"])
+# CI's SQLite leg sets SECOND_TEST_EXECUTION_MODES=eager: it has no worker.
+MODES = os.environ.get("SECOND_TEST_EXECUTION_MODES", "eager,worker").split(",")
+
+
+@pytest.fixture(params=MODES)
 def execution_mode(request, settings, upstream, tmp_path):
     """`eager` runs tasks in-process; `worker` starts a Celery worker subprocess on
     Redis and PostgreSQL and hands it the upstream's egress settings."""

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 CANARY = "xoxb-CANARY-7f3a9c-sk_live_CANARY"
 TOOL = "send_slack_message"
 AGENT = "release-notifier"

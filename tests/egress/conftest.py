@@ -1,10 +1,10 @@
-"""Egress test configuration: the shared fixtures, and no real DNS in these tests."""
+"""Egress test configuration: no real DNS in these tests.
+
+The shared fixtures come from tests.support.egress_fixtures, which
+tests/conftest.py registers as a pytest plugin.
+"""
 
 import pytest
-
-# TODO: remove this import once tests/conftest.py lists
-# "tests.support.egress_fixtures" in pytest_plugins.
-from tests.support.egress_fixtures import *  # noqa: F403
 
 
 @pytest.fixture(autouse=True)

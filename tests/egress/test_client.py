@@ -1,6 +1,8 @@
 """End-to-end tests of the egress client against loopback upstream servers."""
 
 import json
+import socket
+import threading
 import tracemalloc
 
 import pytest
@@ -13,6 +15,7 @@ from apps.execution.egress import (
     check_destination,
     send,
 )
+from apps.execution.egress.deadline import Deadline
 from apps.execution.egress.testing import Dial
 from tests.support.egress_fixtures import assert_no_dials
 from tests.support.upstream import LOOPBACK, TcpRecorder, gzip_bomb
@@ -26,7 +29,9 @@ def get(url: str, **headers: str) -> OutboundRequest:
     return OutboundRequest("GET", url, headers=headers)
 
 
-def refused(request: OutboundRequest, policy: EgressPolicy = TOOL, **kwargs) -> EgressError:
+def refused(
+    request: OutboundRequest, policy: EgressPolicy = TOOL, **kwargs
+) -> EgressError:
     with pytest.raises(EgressError) as caught:
         send(request, policy=policy, **kwargs)
     return caught.value
@@ -104,8 +109,9 @@ class TestAcceptedCalls:
 
     def test_worker_env_matches_settings(self, upstream, tls_ca):
         port = upstream.server.port
-        assert f"api.allowed.example:443=127.0.0.1:{port}" in (
-            upstream.env["SECOND_EGRESS_RESOLVE"]
+        assert (
+            f"api.allowed.example:443=127.0.0.1:{port}"
+            in (upstream.env["SECOND_EGRESS_RESOLVE"])
         )
         assert upstream.env["SECOND_EGRESS_EXTRA_CA"] == str(tls_ca.pem_path)
         assert upstream.env["SECOND_EGRESS_DIAL_LOG"] == str(upstream.dial_log)
@@ -381,7 +387,9 @@ class TestDnsPinning:
         assert test_resolver.lookups("api.allowed.example") == 1
         assert_no_dials()
 
-    def test_first_of_several_public_answers_dialled(self, test_resolver, dial_recorder):
+    def test_first_of_several_public_answers_dialled(
+        self, test_resolver, dial_recorder
+    ):
         test_resolver.set_answers(
             "api.allowed.example", ["93.184.215.14", "2606:4700:4700::1111"]
         )
@@ -447,7 +455,9 @@ class TestOperatorHosts:
     def test_waives_address_rule_when_allowed(self, operator_host, dial_recorder):
         policy = EgressPolicy(None, operator_hosts_allowed=True, purpose="oidc")
 
-        destination = check_destination("https://idp.internal.example/jwks", policy=policy)
+        destination = check_destination(
+            "https://idp.internal.example/jwks", policy=policy
+        )
         error = refused(get("https://idp.internal.example/jwks"), policy)
 
         assert destination.waiver == "operator_host"
@@ -630,3 +640,99 @@ class TestRefusalLogging:
 
         assert canary not in str(error)
         assert canary not in repr(error.as_details())
+
+
+class TestStackedEncodings:
+    def test_long_encoding_chain_rejected(self, upstream):
+        def stacked(handler, _request):
+            handler.send_body(
+                200, b"\x1f\x8b", headers={"Content-Encoding": ", ".join(["gzip"] * 20)}
+            )
+
+        upstream.server.set_route("/stacked", stacked)
+
+        error = refused(get(upstream.url("/stacked")))
+
+        assert error.code == "connection_failed"
+        assert error.reason == "decode"
+
+
+class TestSystemResolver:
+    """The getaddrinfo path outside test settings, checked without connecting."""
+
+    @pytest.fixture
+    def fake_getaddrinfo(self, settings, monkeypatch):
+        settings.SECOND_TEST_MODE = False
+        calls = []
+
+        def install(answer):
+            def fake(host, port, *args, **kwargs):
+                calls.append((host, port))
+                if isinstance(answer, BaseException):
+                    raise answer
+                if callable(answer):
+                    return answer()
+                return [
+                    (
+                        socket.AF_INET6 if ":" in a else socket.AF_INET,
+                        1,
+                        6,
+                        "",
+                        (a, port),
+                    )
+                    for a in answer
+                ]
+
+            monkeypatch.setattr(socket, "getaddrinfo", fake)
+            return calls
+
+        return install
+
+    def test_private_answer_blocked(self, fake_getaddrinfo):
+        calls = fake_getaddrinfo(["93.184.215.14", "10.0.0.5"])
+
+        with pytest.raises(EgressError) as caught:
+            check_destination("https://api.allowed.example/", policy=TOOL)
+
+        assert caught.value.code == "private_ip_blocked"
+        assert calls == [("api.allowed.example", 443)]
+
+    def test_public_answers_deduplicated(self, fake_getaddrinfo):
+        fake_getaddrinfo(["93.184.215.14", "93.184.215.14", "2606:4700:4700::1111"])
+
+        destination = check_destination("https://api.allowed.example/", policy=TOOL)
+
+        assert destination.addresses == ("93.184.215.14", "2606:4700:4700::1111")
+        assert destination.address_to_dial == "93.184.215.14"
+
+    def test_nxdomain_is_dns_failure(self, fake_getaddrinfo):
+        fake_getaddrinfo(
+            socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        )
+
+        with pytest.raises(EgressError) as caught:
+            check_destination("https://api.allowed.example/", policy=TOOL)
+
+        assert caught.value.code == "dns_failure"
+        assert caught.value.reason == "nxdomain"
+
+    def test_slow_lookup_times_out(self, fake_getaddrinfo):
+        release = threading.Event()
+
+        def slow():
+            release.wait(5)
+            return []
+
+        fake_getaddrinfo(slow)
+        try:
+            with pytest.raises(EgressError) as caught:
+                check_destination(
+                    "https://api.allowed.example/",
+                    policy=TOOL,
+                    deadline=Deadline(0.3),
+                )
+        finally:
+            release.set()
+
+        assert caught.value.code == "egress_timeout"
+        assert caught.value.reason == "dns"

@@ -47,14 +47,18 @@ CASES = [
     # White space, control characters and NUL are rejected, not stripped.
     Case("leading-space", " https://evil.example/", "url_invalid", "whitespace"),
     Case("leading-tab", "\thttps://api.allowed.example/", "url_invalid", "whitespace"),
-    Case("tab-in-scheme", "ht\ttps://api.allowed.example/", "url_invalid", "whitespace"),
+    Case(
+        "tab-in-scheme", "ht\ttps://api.allowed.example/", "url_invalid", "whitespace"
+    ),
     Case(
         "crlf-header",
         "https://api.allowed.example/\r\nX-A: b",
         "url_invalid",
         "whitespace",
     ),
-    Case("trailing-space", "https://api.allowed.example/ ", "url_invalid", "whitespace"),
+    Case(
+        "trailing-space", "https://api.allowed.example/ ", "url_invalid", "whitespace"
+    ),
     Case(
         "nul-in-host",
         "https://evil.example\x00.api.allowed.example/",
@@ -75,14 +79,24 @@ CASES = [
         "control_character",
     ),
     # Userinfo.
-    Case("at-host", "https://api.allowed.example@evil.example/", "url_invalid", "userinfo"),
+    Case(
+        "at-host",
+        "https://api.allowed.example@evil.example/",
+        "url_invalid",
+        "userinfo",
+    ),
     Case(
         "at-host-port",
         "https://api.allowed.example:443@evil.example/",
         "url_invalid",
         "userinfo",
     ),
-    Case("user-password", "https://user:pw@api.allowed.example/", "url_invalid", "userinfo"),
+    Case(
+        "user-password",
+        "https://user:pw@api.allowed.example/",
+        "url_invalid",
+        "userinfo",
+    ),
     Case(
         "escaped-slash-at",
         "https://api.allowed.example%2F@evil.example/",
@@ -102,7 +116,12 @@ CASES = [
         "domain_lock_failed",
         "outside_domain",
     ),
-    Case("bracketed-name", "https://[api.allowed.example]/", "url_invalid", "bracketed_host"),
+    Case(
+        "bracketed-name",
+        "https://[api.allowed.example]/",
+        "url_invalid",
+        "bracketed_host",
+    ),
     Case("backslash-slash", "https:/\\evil.example/", "url_invalid", "backslash"),
     Case(
         "backslash-at",
@@ -124,8 +143,20 @@ CASES = [
     Case("port-negative", "https://api.allowed.example:-1/", "url_invalid", "port"),
     Case("port-suffix", "https://api.allowed.example:443abc/", "url_invalid", "port"),
     # Case and trailing dots do not slip past the deny list (see DENIED below).
-    Case("deny-dot", "https://evil.example./", "domain_lock_failed", "deny_list", ANY_HOST),
-    Case("deny-upper", "https://EVIL.example/", "domain_lock_failed", "deny_list", ANY_HOST),
+    Case(
+        "deny-dot",
+        "https://evil.example./",
+        "domain_lock_failed",
+        "deny_list",
+        ANY_HOST,
+    ),
+    Case(
+        "deny-upper",
+        "https://EVIL.example/",
+        "domain_lock_failed",
+        "deny_list",
+        ANY_HOST,
+    ),
     Case(
         "deny-subdomain",
         "https://Sub.EVIL.example./x",
@@ -171,14 +202,22 @@ CASES = [
         answers=resolving(DOMAIN, "::1"),
         before_dns=False,
     ),
-    Case("literal-127", "https://127.0.0.1/", "private_ip_blocked", "loopback", ANY_HOST),
+    Case(
+        "literal-127", "https://127.0.0.1/", "private_ip_blocked", "loopback", ANY_HOST
+    ),
     Case("literal-::1", "https://[::1]/", "private_ip_blocked", "loopback", ANY_HOST),
     Case(
         "literal-locked", "https://127.0.0.1/", "domain_lock_failed", "outside_domain"
     ),
     # Unspecified.
     Case("literal-0", "https://0/", "private_ip_blocked", "unspecified", ANY_HOST),
-    Case("literal-0.0.0.0", "https://0.0.0.0/", "private_ip_blocked", "unspecified", ANY_HOST),
+    Case(
+        "literal-0.0.0.0",
+        "https://0.0.0.0/",
+        "private_ip_blocked",
+        "unspecified",
+        ANY_HOST,
+    ),
     Case("literal-::", "https://[::]/", "private_ip_blocked", "unspecified", ANY_HOST),
     Case(
         "name-0.1.2.3",
@@ -198,7 +237,13 @@ CASES = [
             answers=resolving(DOMAIN, address),
             before_dns=False,
         )
-        for address in ("10.0.0.1", "10.0.0.5", "172.16.0.1", "172.31.255.255", "192.168.0.1")
+        for address in (
+            "10.0.0.1",
+            "10.0.0.5",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.0.1",
+        )
     ],
     # Link-local and metadata.
     *[
@@ -250,7 +295,13 @@ CASES = [
         before_dns=False,
     ),
     # The product's own origin (SECOND_PUBLIC_URL is http://testserver in tests).
-    Case("own-origin", "https://testserver/api/health", "domain_lock_failed", "own_origin", ANY_HOST),
+    Case(
+        "own-origin",
+        "https://testserver/api/health",
+        "domain_lock_failed",
+        "own_origin",
+        ANY_HOST,
+    ),
     Case(
         "own-origin-dot",
         "https://TestServer./api/health",
@@ -277,8 +328,18 @@ CASES = [
     ),
     # Wildcard DNS services and *.localhost.
     *[
-        Case(f"wildcard-{host}", f"https://{host}/", "domain_lock_failed", "outside_domain")
-        for host in ("127.0.0.1.nip.io", "7f000001.nip.io", "foo.localhost", "localtest.me")
+        Case(
+            f"wildcard-{host}",
+            f"https://{host}/",
+            "domain_lock_failed",
+            "outside_domain",
+        )
+        for host in (
+            "127.0.0.1.nip.io",
+            "7f000001.nip.io",
+            "foo.localhost",
+            "localtest.me",
+        )
     ],
     Case(
         "wildcard-allowed-alias",
@@ -309,7 +370,13 @@ CASES = [
     ),
     # Hosts an agent might choose: numeric forms resolvers read as IPv4.
     *[
-        Case(f"numeric-{host}", f"https://{host}/", "private_ip_blocked", reason, ANY_HOST)
+        Case(
+            f"numeric-{host}",
+            f"https://{host}/",
+            "private_ip_blocked",
+            reason,
+            ANY_HOST,
+        )
         for host, reason in (
             ("127.1", "loopback"),
             ("2130706433", "loopback"),

@@ -15,8 +15,14 @@ CANONICAL = [
     ("https://api.allowed.example:0443/a", "https://api.allowed.example/a"),
     ("https://api.allowed.example/a#frag", "https://api.allowed.example/a"),
     ("https://api.allowed.example/a%2fb", "https://api.allowed.example/a%2Fb"),
-    ("https://api.allowed.example/ü?q=ä", "https://api.allowed.example/%C3%BC?q=%C3%A4"),
-    ("https://api.allowed.example/?f[a]=\"b\"", "https://api.allowed.example/?f%5Ba%5D=%22b%22"),
+    (
+        "https://api.allowed.example/ü?q=ä",
+        "https://api.allowed.example/%C3%BC?q=%C3%A4",
+    ),
+    (
+        'https://api.allowed.example/?f[a]="b"',
+        "https://api.allowed.example/?f%5Ba%5D=%22b%22",
+    ),
     ("https://bücher.example/", "https://xn--bcher-kva.example/"),
     ("https://xn--bcher-kva.example/", "https://xn--bcher-kva.example/"),
     ("https://[::1]:8443/", "https://[::1]:8443/"),

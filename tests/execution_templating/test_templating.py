@@ -14,7 +14,7 @@ from apps.execution.templating import (
     render_request,
 )
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 SLACK_TOKEN = "xoxb-test-token-123"
 GITHUB_TOKEN = "ghp_test_token_456"

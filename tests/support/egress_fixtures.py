@@ -2,7 +2,7 @@
 
 `upstream` starts a loopback HTTPS server for api.allowed.example and slack.com
 and points SECOND_EGRESS_RESOLVE and SECOND_EGRESS_EXTRA_CA at it. Its `env`
-holds the same settings as environment variables, for a Celery worker started
+contains the same settings as environment variables, for a Celery worker started
 as a subprocess, together with SECOND_EGRESS_DIAL_LOG, the file in which that
 worker records its dials.
 """

@@ -1,10 +1,10 @@
 """Loopback stand-ins for upstream APIs, for egress and end-to-end tests.
 
 `UpstreamServer` is a threaded HTTPS (or plain HTTP) server on 127.0.0.1 that
-records every request and serves fixed routes, hostile ones included: a
+records every request and serves fixed routes. Hostile routes include a
 redirect, an oversized body, a compression bomb, slow drips of the body or the
 headers, and a hang.
-`TcpRecorder` accepts TCP connections, records them and never answers. Every
+`TcpRecorder` accepts TCP connections, records them and never responds. Every
 loop is bounded and ends when the server stops.
 """
 
@@ -26,7 +26,7 @@ DEFAULT_NAMES = ("api.allowed.example", "slack.com")
 LARGE_BODY_BYTES = 5 * 1024 * 1024
 GZIP_BOMB_BYTES = 64 * 1024 * 1024
 MAX_REQUEST_BODY_BYTES = 8 * 1024 * 1024
-# Upper bound for drips and hangs, so a test that forgets to stop a server cannot
+# Upper bound for drips and hangs, so a test that never stops its server cannot
 # keep a thread alive for long.
 MAX_STALL_SECONDS = 30.0
 SOCKET_TIMEOUT_SECONDS = 10.0
@@ -99,7 +99,7 @@ class UpstreamServer:
             self._state.requests.clear()
 
     def url(self, path: str = "/", host: str | None = None) -> str:
-        """Return an https URL on port 443 for `host`, reached via SECOND_EGRESS_RESOLVE."""
+        """Return https://HOST/PATH, which SECOND_EGRESS_RESOLVE maps to this server."""
         return f"https://{host or self.names[0]}{path}"
 
     def direct_url(self, path: str = "/") -> str:
@@ -280,7 +280,7 @@ def _echo(handler: _Handler, request: RecordedRequest) -> None:
 
 
 def _slack_post_message(handler: _Handler, request: RecordedRequest) -> None:
-    # Slack answers 200 for most errors and reports them in the "ok" field.
+    # Slack returns 200 for most errors and reports them in the "ok" field.
     authorization = request.headers.get("authorization", "")
     if request.method != "POST" or not authorization.startswith("Bearer xoxb-"):
         handler.send_body(200, b'{"ok": false, "error": "not_authed"}')
@@ -360,7 +360,7 @@ def _hang(handler: _Handler, _request: RecordedRequest) -> None:
 
 
 class TcpRecorder:
-    """A TCP listener on 127.0.0.1 that records connections and never answers.
+    """A TCP listener on 127.0.0.1 that records connections and never responds.
 
     It stands in for a proxy that must never be used, and for a server that
     accepts TCP but never completes a TLS handshake.

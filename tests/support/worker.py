@@ -37,7 +37,9 @@ class WorkerProcess:
             "DATABASE_URL": _database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "SECOND_EGRESS_DEADLINE_SECONDS": str(settings.SECOND_EGRESS_DEADLINE_SECONDS),
+            "SECOND_EGRESS_DEADLINE_SECONDS": str(
+                settings.SECOND_EGRESS_DEADLINE_SECONDS
+            ),
             **self.extra_env,
         }
         log = self.log_path.open("w")

@@ -122,7 +122,7 @@ def is_plain_loopback(address: str | IPAddress) -> bool:
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """Return the IPv4 address carried inside a mapped, compatible, NAT64 or 6to4 form."""
+    """Return the IPv4 address inside a mapped, compatible, NAT64 or 6to4 address."""
     packed = address.packed
     if address in _IPV4_MAPPED or address in _IPV4_COMPATIBLE:
         return ipaddress.IPv4Address(packed[12:])

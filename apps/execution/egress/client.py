@@ -57,7 +57,7 @@ WAIVER_LOCAL_LOOPBACK = "local_loopback"
 
 @dataclass(frozen=True)
 class EgressPolicy:
-    """What a caller may reach.
+    """The destinations a caller may reach.
 
     `allowed_domain` locks tool calls to that host and its subdomains; None
     allows any public host (OAuth and OIDC provider URLs). Only operator-facing
@@ -294,9 +294,9 @@ def _check_own_origin_addresses(
         public_address = ipaddress.ip_address(public_host)
         if any(ipaddress.ip_address(a) == public_address for a in addresses):
             raise _own_origin(parsed)
-    if local_mode and _is_loopback_name(public_host):
-        if all(is_plain_loopback(address) for address in addresses):
-            raise _own_origin(parsed)
+    all_loopback = all(is_plain_loopback(address) for address in addresses)
+    if local_mode and _is_loopback_name(public_host) and all_loopback:
+        raise _own_origin(parsed)
 
 
 def _is_loopback_name(host: str) -> bool:
@@ -424,7 +424,7 @@ def _check_header(name: str, value: str, parsed: ParsedUrl) -> None:
 
 def _log_refusal(error: EgressError, policy: EgressPolicy) -> None:
     logger.info(
-        "Egress refused: code=%s reason=%s host=%s purpose=%s",
+        "Outbound request rejected or failed: code=%s reason=%s host=%s purpose=%s",
         error.code,
         error.reason,
         error.host,

@@ -7,6 +7,7 @@ when the deadline passes, which ends a TLS handshake or a read that a slow
 server keeps alive.
 """
 
+import contextlib
 import socket
 import threading
 import time
@@ -87,8 +88,6 @@ class Deadline:
                 return
             self._fired = True
             for duplicate in self._watched:
-                try:
+                # OSError: the peer or urllib3 already ended the connection.
+                with contextlib.suppress(OSError):
                     duplicate.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    # The peer or urllib3 already ended the connection.
-                    pass

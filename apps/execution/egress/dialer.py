@@ -44,7 +44,7 @@ READ_CHUNK_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class Target:
-    """What the dialer connects to: the parsed URL, the checked address and port."""
+    """The dialer's destination: the parsed URL, the checked address and the port."""
 
     parsed: ParsedUrl
     address: str
@@ -115,7 +115,7 @@ def exchange(
 ) -> Exchange:
     """Send one request to `target` and return the response, within `deadline`.
 
-    Raises EgressError: `provider_redirect` for a 3xx answer (never followed),
+    Raises EgressError: `provider_redirect` for a 3xx response (never followed),
     `response_too_large` past `max_response_bytes` of decoded body, and the
     network, TLS and timeout codes for failures.
     """
@@ -216,9 +216,9 @@ def _extra_ca_path() -> str:
 def _ssl_context(extra_ca_path: str) -> ssl.SSLContext:
     """Return a verifying TLS 1.2+ context with certifi's roots and the extra CA.
 
-    urllib3 sets `check_hostname = False` on the context because it matches the
-    certificate against `assert_hostname` itself; both values are set here first
-    so the shared context is never changed while in use.
+    urllib3 matches the certificate against `assert_hostname` itself, so it sets
+    `check_hostname = False` and `verify_mode` on the context it is given. Both
+    are set here first, so urllib3 writes the same values into the shared context.
     """
     context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
     context.check_hostname = False
@@ -260,7 +260,7 @@ def _open(
 
 
 def _reject_redirect(response: urllib3.BaseHTTPResponse, parsed: ParsedUrl) -> None:
-    # 304 Not Modified answers a conditional request and carries no Location.
+    # 304 Not Modified is the response to a conditional request, not a redirect.
     if not 300 <= response.status < 400 or response.status == 304:
         return
 

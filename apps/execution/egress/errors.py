@@ -22,7 +22,7 @@ EgressCode = Literal[
 
 EGRESS_CODES: frozenset[str] = frozenset(EgressCode.__args__)  # type: ignore[attr-defined]
 
-# Result categories of the tool-execution answer. Refusals before any connection
+# errorCategory values of the tool-execution result. Refusals before any connection
 # are faults of the tool's URL or approval, so they count as input.
 _CATEGORIES: dict[str, str] = {
     "url_invalid": "input",
@@ -37,7 +37,7 @@ _CATEGORIES: dict[str, str] = {
     "tls_failed": "network",
 }
 
-# What an operator or builder can do about each code.
+# The fix an operator or builder can make for each code.
 _ADVICE: dict[str, str] = {
     "url_invalid": "fix the tool's URL template",
     "https_required": "use an https URL on port 443",

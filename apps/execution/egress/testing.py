@@ -8,7 +8,7 @@ import ipaddress
 import json
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,7 +78,7 @@ class TestResolver:
             self._answers[_key(name)] = checked
 
     def set_delay(self, name: str, seconds: float) -> None:
-        """Make lookups of `name` take `seconds` (at most 30), as a slow resolver would."""
+        """Make each lookup of `name` take `seconds`, capped at 30."""
         with self._lock:
             self._delays[_key(name)] = min(seconds, MAX_TEST_DELAY_SECONDS)
 
@@ -144,11 +144,6 @@ def read_dial_log(log_path: str | Path) -> list[Dial]:
         entry.pop("pid", None)
         dials.append(Dial(**entry))
     return dials
-
-
-def parse_answers(values: Iterable[str]) -> list[str]:
-    """Return the addresses in `values`, raising ValueError for one that is not an IP."""
-    return [_check_address(value) for value in values]
 
 
 def _check_address(address: str) -> str:
