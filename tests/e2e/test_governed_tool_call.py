@@ -71,7 +71,9 @@ class Flow:
         return f"{self.world.base}/apps/{response.json()['id']}"
 
     def write_example(self, app: str) -> dict:
-        agents = self.builder("patch", f"{app}/agents", example("slack-notifier.agents.json"))
+        agents = self.builder(
+            "patch", f"{app}/agents", example("slack-notifier.agents.json")
+        )
         assert agents.status_code == 200, agents.content
         setup = self.builder(
             "put",
@@ -124,7 +126,9 @@ class Flow:
             "toolInput": {"channel": "C0123456789", "text": text},
         }
         response = runtime.post(
-            "/api/internal/tool-execute", data=json.dumps(body), content_type="application/json"
+            "/api/internal/tool-execute",
+            data=json.dumps(body),
+            content_type="application/json",
         )
         return self.record(response)
 
@@ -140,7 +144,9 @@ def all_table_text() -> str:
     return "\n".join(chunks)
 
 
-def test_try_it_flow_injects_secret_server_side(world, upstream, execution_mode, caplog):
+def test_try_it_flow_injects_secret_server_side(
+    world, upstream, execution_mode, caplog
+):
     caplog.set_level(logging.DEBUG)
     flow = Flow(world)
     app = flow.create_app()
@@ -156,9 +162,10 @@ def test_try_it_flow_injects_secret_server_side(world, upstream, execution_mode,
     mocked = flow.call_tool(runtime, run_id)
     assert mocked.status_code == 200, mocked.content
     assert mocked.json()["mock"] is True
-    assert mocked.json()["data"] in example("slack-notifier.agents.json")["agents"][0][
-        "tools"
-    ][0]["mockData"]
+    assert (
+        mocked.json()["data"]
+        in example("slack-notifier.agents.json")["agents"][0]["tools"][0]["mockData"]
+    )
     assert upstream.requests == []
 
     configured = flow.paste_secret(grant["id"])
