@@ -1,7 +1,9 @@
 """Routes of `/api/`; each answers with and without a trailing slash."""
 
+from apps.accounts.api.urls import urlpatterns as account_urls
 from apps.accounts.api.views import MyTokensView
 from apps.agents.api.views import AgentsApprovalView, AgentsView
+from apps.applications.api.collaborator_urls import urlpatterns as collaborator_urls
 from apps.applications.api.views import AppCollectionView, AppDetailView
 from apps.core.api import health
 from apps.core.urls import api_path
@@ -12,6 +14,7 @@ from apps.integrations.api.views import (
     IntegrationDetailView,
     IntegrationSetupView,
 )
+from apps.workspaces.api.urls import urlpatterns as workspace_urls
 from apps.workspaces.api.views import WorkspaceCollectionView
 
 WORKSPACE = "workspaces/<str:workspace_id>"
@@ -21,6 +24,9 @@ urlpatterns = [
     *api_path("health", health, name="health"),
     *api_path("me/tokens", MyTokensView.as_view(), name="me-tokens"),
     *api_path("workspaces", WorkspaceCollectionView.as_view(), name="workspaces"),
+    *account_urls,
+    *workspace_urls,
+    *collaborator_urls,
     *api_path(f"{WORKSPACE}/apps", AppCollectionView.as_view(), name="apps"),
     *api_path(APP, AppDetailView.as_view(), name="app"),
     *api_path(f"{APP}/agents", AgentsView.as_view(), name="app-agents"),

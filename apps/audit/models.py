@@ -9,7 +9,7 @@ class AuditEvent(models.Model):
     Each workspace's events form a hash chain: `sequence` counts from 1,
     `previous_hash` is the hash of the event before and `hash` covers this event's
     canonical content and `previous_hash`. Metadata is sanitised before it is
-    stored and never holds a secret, a header value or a body.
+    stored and never contains a secret, a header value or a body.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

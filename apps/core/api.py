@@ -45,7 +45,7 @@ CHECKS = {"database": _check_database, "cache": _check_cache, "broker": _check_b
 @authentication_classes([])
 @permission_classes([])
 def health(request) -> Response:
-    """Return 200 when every component answers, else 503 naming the one down."""
+    """Return 200 when every component responds, else 503 naming the one down."""
     components: dict[str, str] = {}
     for name, check in CHECKS.items():
         try:

@@ -1,4 +1,4 @@
-"""Domain errors and the one mapping from them to API answers.
+"""Domain errors and the one mapping from them to API responses.
 
 Error bodies are `{"error": code, "detail": text}`, with extra keys where a
 contract names them (`fields`, `toolCallId`, `retryable`).
@@ -46,7 +46,7 @@ class NotFound(ApiError):
     detail = "Not found."
 
     def __init__(self) -> None:
-        # Every not-found answer is byte for byte the same, whatever was missing.
+        # Every not-found response is byte for byte the same, whatever was missing.
         super().__init__()
 
 
@@ -145,7 +145,7 @@ def api_exception_handler(exc, context) -> Response | None:
     return None
 
 
-# DRF's JSONRenderer writes compact JSON; plain Django answers use the same
+# DRF's JSONRenderer writes compact JSON; plain Django responses use the same
 # separators so that every not-found body is identical byte for byte.
 COMPACT_JSON = {"separators": (",", ":"), "ensure_ascii": False}
 

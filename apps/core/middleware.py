@@ -1,4 +1,4 @@
-"""Request id, the internal-routes switch and JSON answers for unknown API paths."""
+"""Request id, the internal-routes switch and JSON bodies for unknown API paths."""
 
 import re
 import uuid
@@ -29,7 +29,7 @@ class RequestIdMiddleware:
         finally:
             current_request_id.reset(token)
         response["X-Request-Id"] = request_id
-        # Django's own 404 pages are HTML; every unmatched API path answers JSON.
+        # Django's own 404 pages are HTML; every unmatched API path returns JSON.
         is_json = response.get("Content-Type", "").startswith("application/json")
         if (
             request.path.startswith("/api/")
@@ -41,7 +41,7 @@ class RequestIdMiddleware:
 
 
 class InternalRoutesMiddleware:
-    """Answer 404 for /api/internal/* where SECOND_SERVE_INTERNAL_ROUTES is off."""
+    """Return 404 for /api/internal/* where SECOND_SERVE_INTERNAL_ROUTES is off."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -271,8 +271,8 @@ def grant_configure_secrets(
 def grant_read_secrets(grant: IntegrationGrant) -> dict[str, str]:
     """Read every stored secret of the grant for one call.
 
-    Raises SecretUnavailable when the store cannot answer; the values are held
-    only by the caller.
+    Raises SecretUnavailable when the store cannot read a value. Only the caller
+    keeps the values.
     """
     store = secret_store()
     values: dict[str, str] = {}

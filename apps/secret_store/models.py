@@ -6,7 +6,7 @@ from django.db import models
 class StoredSecret(models.Model):
     """One secret value held by the secret store, addressed by its id.
 
-    For the local adapter `ciphertext` holds the authenticated encryption of the
+    For the local adapter `ciphertext` is the authenticated encryption of the
     value, with the key id in its header and the workspace id and purpose bound in
     as associated data. For WorkOS Vault only the object's id and version live
     here. No field ever holds a plaintext value.

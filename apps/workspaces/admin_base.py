@@ -2,7 +2,7 @@
 scoped to the workspaces where the user is owner or admin.
 
 Permission methods consult the workspace role only, never Django model
-permissions or `is_superuser`. Another workspace's object URL answers 404.
+permissions or `is_superuser`. Another workspace's object URL returns 404.
 """
 
 from django.contrib import admin

@@ -1,0 +1,74 @@
+"""Apps built through the routes, with their grant and a draft run."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
+AGENT = "release-notifier"
+
+
+def example(name: str):
+    return json.loads((EXAMPLES / name).read_text())
+
+
+@dataclass
+class BuiltApp:
+    workspace_id: str
+    app_id: str
+    grant_id: str
+    run_id: str
+    run_token: str
+
+
+def build_app(persona, workspace, name: str) -> BuiltApp:
+    """Create an app as `persona` with the Slack example, its grant and a draft run."""
+    base = f"/api/workspaces/{workspace.pk}/apps"
+    created = persona.post(base, {"name": name})
+    assert created.status_code == 201, created.content
+    app_id = created.json()["id"]
+
+    agents = persona.patch(
+        f"{base}/{app_id}/agents", example("slack-notifier.agents.json")
+    )
+    assert agents.status_code == 200, agents.content
+
+    setup = persona.put(
+        f"{base}/{app_id}/integration-setup",
+        example("slack-notifier.integration-setup.json"),
+    )
+    assert setup.status_code == 200, setup.content
+    grant_id = setup.json()["integrations"][0]["id"]
+
+    run = persona.post(
+        f"{base}/{app_id}/agent-runs",
+        {"agentId": AGENT, "prompt": "Announce v1.2", "sourceVersion": "draft"},
+    )
+    assert run.status_code == 201, run.content
+    body = run.json()
+    return BuiltApp(
+        workspace_id=str(workspace.pk),
+        app_id=app_id,
+        grant_id=grant_id,
+        run_id=body["runId"],
+        run_token=body["runToken"],
+    )
+
+
+@pytest.fixture
+def built(world):
+    """Apps on both sides of the tenancy line.
+
+    The member of workspace A creates `mine` and `sibling`, so the member builds
+    them and can see them. The owner of A creates `hidden`, which stays
+    unpublished, so the member cannot see it. `foreign` is in the outsider's
+    workspace.
+    """
+    return {
+        "mine": build_app(world.member, world.workspace, "Member app"),
+        "sibling": build_app(world.member, world.workspace, "Member second app"),
+        "hidden": build_app(world.owner, world.workspace, "Owner app"),
+        "foreign": build_app(world.outsider, world.other_workspace, "Outsider app"),
+    }

@@ -1,0 +1,508 @@
+"""Every workspace route and admin page, called with ids outside the caller's reach.
+
+The API sweep walks the URL configuration, builds each route under
+`/api/workspaces/` with another workspace's ids, ids that do not exist and
+malformed ids, and calls every method. Each response must be the one not-found
+body, byte for byte. The admin sweep does the same for every admin page as the owner of
+another workspace. Both sweeps fail when the URL configuration gains a route that
+their tables do not cover.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from apps.applications.models import App
+
+NOT_FOUND = b'{"error":"not_found","detail":"Not found."}'
+METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")
+MALFORMED = "not-a-uuid"
+PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
+
+WORKSPACE = "api/workspaces/<str:workspace_id>"
+APP = f"{WORKSPACE}/apps/<str:app_id>"
+
+# Every route under `api/workspaces`, written without its trailing slash, with
+# the methods its view serves besides OPTIONS, which every DRF view serves.
+API_ROUTES: dict[str, set[str]] = {
+    "api/workspaces": {"GET", "POST"},
+    f"{WORKSPACE}/apps": {"POST"},
+    APP: {"GET"},
+    f"{APP}/agents": {"GET", "PATCH"},
+    f"{APP}/agents/approval": {"POST"},
+    f"{APP}/integration-setup": {"PUT"},
+    f"{APP}/agent-runs": {"POST"},
+    f"{APP}/agent-runs/<str:run_id>": {"GET"},
+    f"{WORKSPACE}/integrations": {"GET"},
+    f"{WORKSPACE}/integrations/<str:grant_id>": {"GET", "PATCH"},
+}
+
+# A member lacks `integrations:manage`. The guard checks the role's permission
+# before it looks up the grant, so this response is a 403 for every grant id:
+# foreign, missing, malformed or the member's own. It is the same body for all
+# of them, so it does not reveal whether a grant exists.
+MEMBER_DENIALS = {
+    (f"{WORKSPACE}/integrations/<str:grant_id>", "PATCH"): (
+        "integration_setup_forbidden"
+    ),
+}
+
+
+def walk(patterns, prefix: str = ""):
+    """Yield the full route string of every URL pattern below `patterns`."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern)
+
+
+def routes_under(prefix: str) -> set[str]:
+    return {
+        route for route in walk(get_resolver().url_patterns) if route.startswith(prefix)
+    }
+
+
+def parameters(route: str) -> list[str]:
+    return PARAMETER.findall(route)
+
+
+def fill(route: str, values: dict[str, str]) -> str:
+    return "/" + PARAMETER.sub(lambda match: values[match.group(1)], route)
+
+
+def call(client, method: str, path: str):
+    if method in ("POST", "PATCH", "PUT"):
+        return client.generic(method, path, b"{}", content_type="application/json")
+    return client.generic(method, path)
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    values: dict[str, str]
+
+
+def out_of_reach(built, *, hidden_visible: bool) -> dict[str, list[tuple[str, str]]]:
+    """Return, per URL parameter, (label, id) pairs the caller cannot reach."""
+    sibling = built["sibling"]
+    hidden, foreign = built["hidden"], built["foreign"]
+    missing = str(uuid.uuid4())
+    choices = {
+        "workspace_id": [
+            ("foreign workspace", foreign.workspace_id),
+            ("missing workspace", missing),
+            ("malformed workspace", MALFORMED),
+        ],
+        "app_id": [
+            ("foreign app", foreign.app_id),
+            ("missing app", missing),
+            ("malformed app", MALFORMED),
+        ],
+        "run_id": [
+            ("foreign run", foreign.run_id),
+            ("run of a sibling app", sibling.run_id),
+            ("run of an unseen app", hidden.run_id),
+            ("missing run", missing),
+            ("malformed run", MALFORMED),
+        ],
+        "grant_id": [
+            ("foreign grant", foreign.grant_id),
+            ("missing grant", missing),
+            ("malformed grant", MALFORMED),
+        ],
+    }
+    if not hidden_visible:
+        choices["app_id"].append(("app the member cannot see", hidden.app_id))
+        choices["grant_id"].append(("grant of an unseen app", hidden.grant_id))
+    return choices
+
+
+def reachable_ids(built) -> dict[str, str]:
+    mine = built["mine"]
+    return {
+        "workspace_id": mine.workspace_id,
+        "app_id": mine.app_id,
+        "run_id": mine.run_id,
+        "grant_id": mine.grant_id,
+    }
+
+
+def variants(route: str, built, *, hidden_visible: bool) -> list[Variant]:
+    """Build the variants of `route`: each parameter replaced in turn by an
+    out-of-reach id, and then every parameter set to the other workspace's ids."""
+    names = parameters(route)
+    valid = reachable_ids(built)
+    choices = out_of_reach(built, hidden_visible=hidden_visible)
+    found = []
+    for name in names:
+        for label, value in choices[name]:
+            found.append(Variant(label, {**valid, name: value}))
+    foreign = built["foreign"]
+    all_foreign = {
+        "workspace_id": foreign.workspace_id,
+        "app_id": foreign.app_id,
+        "run_id": foreign.run_id,
+        "grant_id": foreign.grant_id,
+    }
+    found.append(Variant("every id foreign", all_foreign))
+    return found
+
+
+def sweep_forms() -> list[str]:
+    """Both forms of every table route that has ids to substitute."""
+    forms = []
+    for route in API_ROUTES:
+        if parameters(route):
+            forms.extend([route, f"{route}/"])
+    return forms
+
+
+def test_sweep_covers_api_routes():
+    found = {route.rstrip("/") for route in routes_under("api/workspaces")}
+    assert found == set(API_ROUTES)
+
+
+@pytest.mark.parametrize("route", sorted(API_ROUTES))
+def test_api_route_has_slash_twin(route):
+    found = routes_under("api/workspaces")
+    assert {route, f"{route}/"} <= found
+
+
+def expected_denial(role: str, route: str, method: str, values: dict) -> str | None:
+    """Return the 403 code the caller gets instead of a 404, if any."""
+    if role != "member" or values["workspace_id"] != values["own_workspace_id"]:
+        return None
+    return MEMBER_DENIALS.get((route, method))
+
+
+@pytest.mark.parametrize("role", ["member", "admin"])
+@pytest.mark.parametrize("form", sweep_forms())
+def test_sweep_out_of_reach_ids(world, built, form, role):
+    persona = getattr(world, role)
+    route = form.rstrip("/")
+    mismatches = []
+    denials = set()
+    for denied_route, method in MEMBER_DENIALS:
+        if role == "member" and denied_route == route:
+            own = call(persona.client, method, fill(form, reachable_ids(built)))
+            denials.add((own.status_code, own.content))
+    for variant in variants(form, built, hidden_visible=role != "member"):
+        path = fill(form, variant.values)
+        values = {**variant.values, "own_workspace_id": str(world.workspace.pk)}
+        for method in METHODS:
+            response = call(persona.client, method, path)
+            answer = (variant.label, method, path, response.status_code)
+            denial = expected_denial(role, route, method, values)
+            if denial is not None:
+                denials.add((response.status_code, response.content))
+                if response.json().get("error") != denial:
+                    mismatches.append(answer)
+            elif response.status_code != 404 or response.content != NOT_FOUND:
+                mismatches.append((*answer, response.content))
+    assert mismatches == []
+    # A denial that replaces the 404 is one body for every id, the caller's own
+    # included, so it does not tell a foreign grant from a missing one.
+    assert len(denials) <= 1
+
+
+@pytest.mark.parametrize("role", ["member", "admin"])
+@pytest.mark.parametrize("form", sweep_forms())
+def test_sweep_reachable_ids_control(world, built, form, role):
+    """With the caller's own ids the guard lets every served method through and
+    DRF returns 405 for the others, so the 404s above come from the ids."""
+    persona = getattr(world, role)
+    served = API_ROUTES[form.rstrip("/")] | {"OPTIONS"}
+    path = fill(form, reachable_ids(built))
+    statuses = {
+        method: call(persona.client, method, path).status_code for method in METHODS
+    }
+    expected = {method: "served" if method in served else 405 for method in METHODS}
+    seen = {
+        method: "served" if status not in (404, 405) else status
+        for method, status in statuses.items()
+    }
+    assert seen == expected
+
+
+@pytest.mark.parametrize("form", ["/api/workspaces", "/api/workspaces/"])
+def test_workspace_list_own_only(world, built, form):
+    listed = {item["id"] for item in world.member.get(form).json()}
+    assert listed == {str(world.workspace.pk)}
+
+
+# Admin pages. Object pages take the pk of an App or an IntegrationGrant.
+ADMIN_OBJECT_ROUTES: dict[str, str] = {
+    "admin/applications/app/<path:object_id>/approve-agents/": "app",
+    "admin/applications/app/<path:object_id>/history/": "app",
+    "admin/applications/app/<path:object_id>/delete/": "app",
+    "admin/applications/app/<path:object_id>/change/": "app",
+    "admin/applications/app/<path:object_id>/": "app",
+    "admin/integrations/integrationgrant/<path:object_id>/history/": "grant",
+    "admin/integrations/integrationgrant/<path:object_id>/delete/": "grant",
+    "admin/integrations/integrationgrant/<path:object_id>/change/": "grant",
+    "admin/integrations/integrationgrant/<path:object_id>/": "grant",
+}
+
+# The status the outsider gets for their own object, per page: the control that
+# shows the 404 for workspace A's objects comes from the scope. Deleting is not
+# offered (403). Approving takes a POST only and redirects to the change page.
+ADMIN_OWN_OBJECT = {
+    "approve-agents/": ("POST", 302),
+    "history/": ("GET", 200),
+    "delete/": ("GET", 403),
+    "change/": ("GET", 200),
+    "": ("GET", 200),
+}
+
+
+@dataclass(frozen=True)
+class AdminPage:
+    """A page without an object id, with its request and expected status."""
+
+    method: str
+    path: str
+    status: int
+
+
+def admin_pages(built) -> dict[str, AdminPage]:
+    app_type = ContentType.objects.get_for_model(App)
+    mine = built["mine"]
+    autocomplete = (
+        "/admin/autocomplete/?app_label=integrations&model_name=integrationgrant"
+        "&field_name=app&term=app"
+    )
+    return {
+        "admin/": AdminPage("GET", "/admin/", 200),
+        "admin/login/": AdminPage("GET", "/admin/login/", 302),
+        "admin/logout/": AdminPage("POST", "/admin/logout/", 200),
+        "admin/password_change/": AdminPage("GET", "/admin/password_change/", 200),
+        "admin/password_change/done/": AdminPage(
+            "GET", "/admin/password_change/done/", 200
+        ),
+        "admin/autocomplete/": AdminPage("GET", autocomplete, 200),
+        "admin/jsi18n/": AdminPage("GET", "/admin/jsi18n/", 200),
+        "admin/r/<path:content_type_id>/<path:object_id>/": AdminPage(
+            "GET", f"/admin/r/{app_type.pk}/{mine.app_id}/", 404
+        ),
+        "admin/applications/app/": AdminPage("GET", "/admin/applications/app/", 200),
+        "admin/applications/app/add/": AdminPage(
+            "GET", "/admin/applications/app/add/", 403
+        ),
+        "admin/integrations/integrationgrant/": AdminPage(
+            "GET", "/admin/integrations/integrationgrant/", 200
+        ),
+        "admin/integrations/integrationgrant/add/": AdminPage(
+            "GET", "/admin/integrations/integrationgrant/add/", 403
+        ),
+        "admin/^(?P<app_label>applications|integrations)/$": AdminPage(
+            "GET", "/admin/applications/", 200
+        ),
+        "admin/(?P<url>.*)$": AdminPage("GET", "/admin/no-such-page/", 404),
+    }
+
+
+ADMIN_PAGE_ROUTES = {
+    "admin/",
+    "admin/login/",
+    "admin/logout/",
+    "admin/password_change/",
+    "admin/password_change/done/",
+    "admin/autocomplete/",
+    "admin/jsi18n/",
+    "admin/r/<path:content_type_id>/<path:object_id>/",
+    "admin/applications/app/",
+    "admin/applications/app/add/",
+    "admin/integrations/integrationgrant/",
+    "admin/integrations/integrationgrant/add/",
+    "admin/^(?P<app_label>applications|integrations)/$",
+    "admin/(?P<url>.*)$",
+}
+
+
+def test_sweep_covers_admin_routes():
+    found = routes_under("admin/")
+    assert found == set(ADMIN_OBJECT_ROUTES) | ADMIN_PAGE_ROUTES
+
+
+def admin_client(user, *, superuser: bool = False) -> Client:
+    if superuser:
+        user.is_superuser = True
+        user.save(update_fields=["is_superuser"])
+    # A server error comes back as a 500 response instead of an exception, so that
+    # the sweep lists it beside the other mismatches.
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    return client
+
+
+def admin_request(client, method: str, path: str, *, follow_bare: bool):
+    """Send the request. The bare object URL redirects to the change page for
+    every id, so with `follow_bare` the redirect is followed."""
+    response = client.generic(method, path)
+    if follow_bare and response.status_code == 302:
+        response = client.get(response["Location"])
+    return response
+
+
+def workspace_a_markers(built) -> list[str]:
+    """Strings that identify workspace A's apps and grants on an admin page."""
+    markers = []
+    for key in ("mine", "sibling", "hidden"):
+        markers.extend([built[key].app_id, built[key].grant_id])
+    return markers + ["Member app", "Member second app", "Owner app"]
+
+
+def object_ids(built, model: str) -> list[tuple[str, str]]:
+    field = "app_id" if model == "app" else "grant_id"
+    return [
+        ("member's object in A", getattr(built["mine"], field)),
+        ("owner's object in A", getattr(built["hidden"], field)),
+        ("missing", str(uuid.uuid4())),
+        ("malformed", MALFORMED),
+    ]
+
+
+@pytest.mark.parametrize("superuser", [False, True])
+@pytest.mark.parametrize("route", sorted(ADMIN_OBJECT_ROUTES))
+def test_admin_foreign_object_404(world, built, route, superuser):
+    client = admin_client(world.outsider.user, superuser=superuser)
+    mismatches = []
+    for label, object_id in object_ids(built, ADMIN_OBJECT_ROUTES[route]):
+        path = fill(route, {"object_id": object_id})
+        for method in ("GET", "POST"):
+            if route.endswith("approve-agents/") and method == "GET":
+                continue
+            bare = route.endswith("<path:object_id>/")
+            response = admin_request(client, method, path, follow_bare=bare)
+            if response.status_code != 404:
+                mismatches.append((label, method, path, response.status_code))
+    assert mismatches == []
+
+
+@pytest.mark.parametrize("route", sorted(ADMIN_OBJECT_ROUTES))
+def test_admin_own_object_control(world, built, route):
+    client = admin_client(world.outsider.user)
+    model = ADMIN_OBJECT_ROUTES[route]
+    own = getattr(built["foreign"], "app_id" if model == "app" else "grant_id")
+    page = route.split("<path:object_id>/", 1)[1]
+    method, status = ADMIN_OWN_OBJECT[page]
+    path = fill(route, {"object_id": own})
+    response = admin_request(client, method, path, follow_bare=page == "")
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("route", sorted(ADMIN_PAGE_ROUTES))
+def test_admin_page_status(world, built, route):
+    page = admin_pages(built)[route]
+    client = admin_client(world.outsider.user)
+    response = client.generic(page.method, page.path)
+    assert response.status_code == page.status
+
+
+@pytest.mark.parametrize("route", sorted(ADMIN_PAGE_ROUTES))
+def test_admin_page_hides_workspace_a(world, built, route):
+    page = admin_pages(built)[route]
+    client = admin_client(world.outsider.user)
+    content = client.generic(page.method, page.path).content.decode()
+    shown = [marker for marker in workspace_a_markers(built) if marker in content]
+    assert shown == []
+
+
+@pytest.mark.parametrize(
+    "route",
+    sorted(route for route in ADMIN_PAGE_ROUTES if route != "admin/logout/"),
+)
+def test_admin_page_superuser_hides_a(world, built, route):
+    page = admin_pages(built)[route]
+    client = admin_client(world.outsider.user, superuser=True)
+    content = client.generic(page.method, page.path).content.decode()
+    shown = [marker for marker in workspace_a_markers(built) if marker in content]
+    assert shown == []
+
+
+@pytest.mark.parametrize(
+    "path, marker",
+    [
+        ("/admin/applications/app/", "app_id"),
+        ("/admin/applications/app/?q=app", "app_id"),
+        ("/admin/integrations/integrationgrant/", "grant_id"),
+        ("/admin/integrations/integrationgrant/?q=Slack", "grant_id"),
+        (
+            "/admin/autocomplete/?app_label=integrations&model_name=integrationgrant"
+            "&field_name=app&term=app",
+            "app_id",
+        ),
+    ],
+)
+def test_admin_list_shows_own(world, built, path, marker):
+    client = admin_client(world.outsider.user)
+    content = client.get(path).content.decode()
+    assert getattr(built["foreign"], marker) in content
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/applications/app/?q=Member",
+        "/admin/applications/app/?q=Owner",
+        "/admin/integrations/integrationgrant/?q=slack.com",
+    ],
+)
+def test_admin_search_hides_a(world, built, path):
+    client = admin_client(world.outsider.user)
+    content = client.get(path).content.decode()
+    shown = [marker for marker in workspace_a_markers(built) if marker in content]
+    assert shown == []
+
+
+def test_admin_workspace_a_owner_control(world, built):
+    client = admin_client(world.owner.user)
+    content = client.get("/admin/applications/app/").content.decode()
+    assert built["mine"].app_id in content
+
+
+@pytest.mark.parametrize(
+    "path_of",
+    [
+        lambda built: "/admin/",
+        lambda built: f"/admin/applications/app/{built['mine'].app_id}/change/",
+        lambda built: "/admin/integrations/integrationgrant/",
+    ],
+    ids=["index", "app change", "grant list"],
+)
+def test_admin_member_redirects_login(world, built, path_of):
+    client = admin_client(world.member.user)
+    path = path_of(built)
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_admin_login_rejects_member(world):
+    client = Client()
+    response = client.post(
+        "/admin/login/", {"username": "member", "password": "unused-pass-1"}
+    )
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_login_admits_owner(world):
+    client = Client()
+    response = client.post(
+        "/admin/login/", {"username": "owner", "password": "unused-pass-1"}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(world.owner.user.pk)
+
+
+def test_admin_superuser_no_role_redirects(world, built):
+    client = admin_client(world.member.user, superuser=True)
+    response = client.get(f"/admin/applications/app/{built['mine'].app_id}/change/")
+    assert response.status_code == 302
