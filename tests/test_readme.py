@@ -227,6 +227,7 @@ def test_readme_try_it_flow(served_copy):
 
         grant_path = _grant_change_path(env, shell)
         grant_page = admin.get(grant_path)
+        assert 'type="password" name="secret__SLACK_BOT_TOKEN"' in grant_page
         admin.post_form(
             grant_path,
             grant_page,

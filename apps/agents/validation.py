@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
@@ -44,6 +44,21 @@ OAUTH2 = "oauth2"
 
 AUTHORIZATION_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
+# Headers that frame or route the request; the egress client sets them itself,
+# so a template that sets one could smuggle a second request or change the host.
+RESERVED_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "host",
+        "keep-alive",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
 # Segments of an input placeholder name that mark it as a credential. Names are
 # split on ".", "_", "-" and camelCase humps, so `{{apiKey}}`, `{{api_key}}` and
 # `{{auth.token}}` all match while `{{author}}` or `{{monkey}}` do not.
@@ -56,12 +71,15 @@ SECRET_WORDS = frozenset(
         "cookie",
         "credential",
         "credentials",
+        "jwt",
         "passphrase",
         "passwd",
         "password",
         "pwd",
         "secret",
         "secrets",
+        "session",
+        "sessionid",
         "token",
         "tokens",
     }
@@ -356,7 +374,28 @@ def _custom_tool_problems(tool: dict, path: str) -> Iterator[Problem]:
         domain = integration.get("domain") if isinstance(integration, dict) else None
         yield from _endpoint_url_problems(endpoint.get("url"), domain, endpoint_path)
         yield from _header_problems(endpoint.get("headers"), kind, endpoint_path)
+        if kind == PUBLIC:
+            yield from _public_query_problems(endpoint, endpoint_path)
         yield from _template_problems(endpoint, kind, endpoint_path)
+
+
+def _public_query_problems(endpoint: dict, endpoint_path: str) -> Iterator[Problem]:
+    """A public tool has no secrets, so a credential-named query value is a
+    credential written into agents.json in plain text."""
+    url = endpoint.get("url")
+    query_names = []
+    if isinstance(url, str):
+        query_names = [name for name, _ in parse_qsl(urlsplit(url).query)]
+    params = endpoint.get("queryParams")
+    if isinstance(params, dict):
+        query_names.extend(str(name) for name in params)
+    for name in query_names:
+        if looks_like_secret(name) or name.lower() in ("sig", "signature"):
+            yield Problem(
+                endpoint_path,
+                f"A public tool sends the credential query parameter {name!r}; use "
+                "a {{secrets.NAME}} placeholder or remove it.",
+            )
 
 
 def _response_schema_problems(schema: dict, tool_path: str) -> Iterator[Problem]:
@@ -406,6 +445,9 @@ def _oauth_url_problems(url: str, path: str) -> Iterator[Problem]:
         return
 
     yield from (Problem(path, text) for text in _url_origin_messages(url, parts))
+    host = parts.hostname or ""
+    if not (local_mode() and is_loopback_literal(host)):
+        yield from (Problem(path, text) for text in domain_problems(host))
 
 
 def _parse_url(url: str) -> tuple[SplitResult | None, str]:
@@ -528,6 +570,17 @@ def _header_problems(headers: Any, kind: str, endpoint_path: str) -> Iterator[Pr
             )
         if name.lower() in AUTHORIZATION_HEADERS:
             yield from _authorization_header_problems(name, kind, header_path)
+        elif kind == PUBLIC and looks_like_secret(name):
+            yield Problem(
+                header_path,
+                f"A public tool sends the credential header {name!r}; put the value "
+                "in a {{secrets.NAME}} placeholder or remove the header.",
+            )
+        if name.lower() in RESERVED_HEADERS or name.lower().startswith("proxy-"):
+            yield Problem(
+                header_path,
+                f"The header {name!r} is set by the egress client; remove it.",
+            )
 
 
 def _header_name_problems(
@@ -660,4 +713,5 @@ def looks_like_secret(name: str) -> bool:
             return True
         if segment in ("key", "keys") and previous in SECRET_KEY_QUALIFIERS:
             return True
-    return False
+    # A bare `{{key}}` names nothing but a key, so it is taken for a credential.
+    return segments in (["key"], ["keys"])

@@ -17,7 +17,8 @@ MAX_DEPTH = 5
 
 _SENSITIVE_KEY = re.compile(
     r"secret|token|passw|authori[sz]|cookie|session|prompt|message|header|body"
-    r"|source|api[_-]?key|credential|private[_-]?key|signature",
+    r"|source[_-]?(?:file|code)|files|api[_-]?key|credential|private[_-]?key"
+    r"|signature",
     re.IGNORECASE,
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")

@@ -85,21 +85,42 @@ def short_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
-def _event_digest(event: AuditEvent) -> str:
-    content = {
-        "workspace": str(event.workspace_id or ""),
-        "sequence": event.sequence,
-        "occurredAt": event.occurred_at.isoformat(),
-        "eventName": event.event_name,
-        "outcome": event.outcome,
-        "actor": [event.actor_kind, event.actor_id, event.actor_role],
-        "target": [event.target_type, event.target_id],
-        "summary": event.summary,
-        "changes": event.changes,
-        "relatedIds": event.related_ids,
-        "metadata": event.metadata,
-        "previousHash": event.previous_hash,
-    }
+# Every stored column but the id and the hash itself is covered, so changing any
+# of them breaks the chain at that event.
+DIGEST_FIELDS = (
+    "sequence",
+    "event_name",
+    "category",
+    "severity",
+    "outcome",
+    "action",
+    "summary",
+    "actor_kind",
+    "actor_id",
+    "actor_display",
+    "actor_role",
+    "source_kind",
+    "source_trust",
+    "request_id",
+    "ip_hash",
+    "user_agent_hash",
+    "target_type",
+    "target_id",
+    "target_name",
+    "target_parent",
+    "changes",
+    "related_ids",
+    "metadata",
+    "retention",
+    "previous_hash",
+)
+
+
+def event_digest(event: AuditEvent) -> str:
+    """Return the chain hash of `event`: SHA-256 of its canonical JSON content."""
+    content = {name: getattr(event, name) for name in DIGEST_FIELDS}
+    content["workspace"] = str(event.workspace_id or "")
+    content["occurred_at"] = event.occurred_at.isoformat()
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -152,7 +173,7 @@ def audit_record(*, workspace, entry: AuditEntry) -> AuditEvent:
         head = AuditChainHead.objects.select_for_update().get(pk=head.pk)
         event.sequence = head.last_sequence + 1
         event.previous_hash = head.last_hash
-        event.hash = _event_digest(event)
+        event.hash = event_digest(event)
         event.save(force_insert=True)
         head.last_sequence = event.sequence
         head.last_hash = event.hash

@@ -1,12 +1,15 @@
 """Request id, the internal-routes switch and JSON bodies for unknown API paths."""
 
+import logging
 import re
 import uuid
 from contextvars import ContextVar
 
 from django.conf import settings
 
-from apps.core.errors import NOT_FOUND_BODY, json_response
+from apps.core.errors import NOT_FOUND_BODY, json_response, json_server_error
+
+logger = logging.getLogger(__name__)
 
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="")
 
@@ -38,6 +41,34 @@ class RequestIdMiddleware:
         ):
             return json_response(NOT_FOUND_BODY, status=404)
         return response
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
+class ApiErrorMiddleware:
+    """Answer an unhandled error on an API path with a JSON 500, never a debug page.
+
+    The log line names the exception type and the request id only, because the
+    exception's message may quote values.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not is_api_path(request.path):
+            return None
+        logger.error(
+            "unhandled error on an API route: path=%s error=%s",
+            request.path,
+            type(exception).__name__,
+        )
+        return json_server_error(request)
 
 
 class InternalRoutesMiddleware:

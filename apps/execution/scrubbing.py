@@ -42,6 +42,11 @@ def secret_forms(secret: str) -> set[str]:
     forms |= _percent_forms(secret)
     forms |= {raw.hex(), raw.hex().upper()}
     forms |= _json_forms(secret)
+    forms |= {secret.lower(), secret.upper()}
+    forms |= {
+        "".join(f"%{byte:02X}" for byte in raw),
+        "".join(f"%{byte:02x}" for byte in raw),
+    }
 
     return {form for form in forms if form}
 

@@ -55,9 +55,7 @@ def _insert_under_slot_limit(fields: dict) -> ToolCall:
                 headers={"Retry-After": "1"},
                 extra={"retryable": True},
             )
-        call = ToolCall.objects.create(**fields)
-        transaction.on_commit(lambda: _enqueue(call.pk))
-    return call
+        return ToolCall.objects.create(**fields)
 
 
 def _enqueue(tool_call_id) -> None:
@@ -74,8 +72,13 @@ def tool_call_queue(**fields) -> ToolCall:
     """
     if connection.vendor == "sqlite":
         with _LOCAL_SLOT_LOCK:
-            return _insert_under_slot_limit(fields)
-    return _insert_under_slot_limit(fields)
+            call = _insert_under_slot_limit(fields)
+    else:
+        call = _insert_under_slot_limit(fields)
+    # Enqueued once the row is committed and the slot lock is released: with
+    # eager tasks the call runs right here, and must not hold the lock.
+    transaction.on_commit(lambda: _enqueue(call.pk))
+    return call
 
 
 def _timeout_answer(call_id, *, retryable: bool) -> ToolCallAnswer:

@@ -12,32 +12,34 @@ from apps.integrations.services import grant_configure_secrets
 from apps.workspaces.admin_base import WorkspaceScopedAdmin
 from apps.workspaces.selectors import role_in
 
+SECRET_FIELD_PREFIX = "secret__"
+
 
 class GrantSecretsForm(forms.ModelForm):
-    """One password field per requested secret; stored values are never shown."""
+    """The write-only secret form; the admin adds one password field per secret."""
 
     class Meta:
         model = IntegrationGrant
         fields = []
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for secret in self.instance.requested_secrets:
-            self.fields[f"secret__{secret['name']}"] = forms.CharField(
-                label=secret.get("label") or secret["name"],
-                help_text=f"{secret['name']}: {secret.get('description', '')} "
-                "Leave empty to keep the stored value.",
-                required=False,
-                strip=False,
-                widget=forms.PasswordInput(render_value=False),
-            )
-
     def secret_values(self) -> dict[str, str]:
         return {
-            name.removeprefix("secret__"): value
+            name.removeprefix(SECRET_FIELD_PREFIX): value
             for name, value in self.cleaned_data.items()
-            if name.startswith("secret__") and value
+            if name.startswith(SECRET_FIELD_PREFIX) and value
         }
+
+
+def secret_field(secret: dict) -> forms.CharField:
+    """A password field that never renders a stored value back."""
+    return forms.CharField(
+        label=secret.get("label") or secret["name"],
+        help_text=f"{secret['name']}. {secret.get('description', '')} Leave empty to "
+        "keep the stored value.",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+    )
 
 
 @admin.register(IntegrationGrant)
@@ -59,6 +61,23 @@ class IntegrationGrantAdmin(WorkspaceScopedAdmin):
         "configured_secret_names",
         "configured_at",
     )
+
+    def _secret_fields(self, obj) -> dict[str, forms.CharField]:
+        secrets = obj.requested_secrets if obj is not None else []
+        return {f"{SECRET_FIELD_PREFIX}{s['name']}": secret_field(s) for s in secrets}
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # Django admin renders only declared fields, so the form class is made
+        # per grant, with one field per secret the grant requests.
+        fields = self._secret_fields(obj)
+        kwargs["fields"] = list(fields)
+        form = type("GrantSecretsForm", (GrantSecretsForm,), dict(fields))
+        return super().get_form(request, obj, change=change, form=form, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        details = (None, {"fields": self.readonly_fields})
+        secrets = ("Secrets (write-only)", {"fields": list(self._secret_fields(obj))})
+        return [details, secrets] if secrets[1]["fields"] else [details]
 
     @admin.display(description="domain")
     def domain_scope(self, obj: IntegrationGrant) -> str:

@@ -20,6 +20,7 @@ from apps.secret_store.store import secret_store
 logger = logging.getLogger(__name__)
 
 SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SECRET_BYTES = 16 * 1024
 
 
@@ -174,10 +175,21 @@ def _check_secret_input(grant: IntegrationGrant, secrets) -> dict[str, str]:
     if not isinstance(secrets, dict) or not secrets:
         raise ValidationFailed({"secrets": ["Send an object of secret name to value."]})
     fields: dict[str, list[str]] = {}
+    requested = {secret["name"] for secret in grant.requested_secrets}
     for name, value in secrets.items():
         if not SECRET_NAME.match(str(name)):
             fields[f"secrets.{name}"] = [
                 "Secret names are upper case letters, digits and underscores."
+            ]
+        elif name not in requested:
+            fields[f"secrets.{name}"] = [
+                "The grant does not request this secret; send one of "
+                f"{', '.join(sorted(requested)) or '(none)'}."
+            ]
+        elif isinstance(value, str) and CONTROL_CHARACTER.search(value):
+            fields[f"secrets.{name}"] = [
+                "The secret contains a control character or line break; paste it "
+                "again without them."
             ]
         elif not isinstance(value, str) or not value.strip():
             fields[f"secrets.{name}"] = ["Send the secret as a non-empty string."]

@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.InternalRoutesMiddleware",
+    "apps.core.middleware.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,7 +106,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.workspaces.api.permissions.IsIdentified"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -154,6 +155,10 @@ WORKOS_API_KEY = env.str("WORKOS_API_KEY", default="")
 WORKOS_BASE_URL = ""
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
+
+DEFAULT_EXCEPTION_REPORTER_FILTER = (
+    "apps.core.reporting.RedactingExceptionReporterFilter"
+)
 
 # Celery: JSON only, bounded tasks, no result backend. Tool-call results travel
 # through their ToolCall row and a Redis list, never through Celery results.

@@ -110,6 +110,16 @@ class Flow:
         self.seen.append(response.content.decode(errors="replace"))
         return response
 
+    def paste_secret_in_admin(self, grant_id: str, value: str = CANARY):
+        path = f"/admin/integrations/integrationgrant/{grant_id}/change/"
+        page = self.admin_client.get(path)
+        assert 'type="password" name="secret__SLACK_BOT_TOKEN"' in page.content.decode()
+        response = self.admin_client.post(
+            path, {"secret__SLACK_BOT_TOKEN": value, "_save": "Save"}
+        )
+        assert response.status_code == 302, response.content
+        return response
+
     def start_run(self, app: str) -> tuple[str, APIClient]:
         response = self.builder(
             "post", f"{app}/agent-runs", {"agentId": AGENT, "sourceVersion": "draft"}
@@ -168,7 +178,8 @@ def test_try_it_flow_injects_secret_server_side(
     )
     assert upstream.requests == []
 
-    configured = flow.paste_secret(grant["id"])
+    flow.paste_secret_in_admin(grant["id"])
+    configured = flow.builder("get", f"{world.base}/integrations/{grant['id']}")
     assert configured.status_code == 200, configured.content
     assert configured.json()["needsSetup"] is False
     assert configured.json()["configuredSecretNames"] == ["SLACK_BOT_TOKEN"]
