@@ -19,7 +19,11 @@ class SettingsProblems:
         self.lines: list[str] = []
 
     def add(self, variable: str, message: str) -> None:
-        self.lines.append(f"{variable}: {message}")
+        # Django imports a settings module again after it failed once, and the
+        # base module's list survives, so a problem may be added twice.
+        line = f"{variable}: {message}"
+        if line not in self.lines:
+            self.lines.append(line)
 
     def raise_if_any(self, module: str) -> None:
         if not self.lines:
