@@ -9,5 +9,6 @@ handler500 = "apps.core.errors.json_server_error"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("apps.accounts.urls")),
+    path("", include("apps.workspaces.invitation_page_urls")),
     path("api/", include("config.api_urls")),
 ]

@@ -2,8 +2,11 @@
 
 import logging
 
+from django.utils import timezone
+
 from apps.accounts.models import PersonalApiToken
 from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
+from apps.core.errors import Conflict, ValidationFailed
 from apps.core.tokens import issue_token
 from apps.workspaces.selectors import memberships_for_user
 
@@ -13,7 +16,16 @@ logger = logging.getLogger(__name__)
 def api_token_create(
     *, user, name: str, expires_at=None, source: Source
 ) -> tuple[PersonalApiToken, str]:
-    """Create a personal API token; return the row and the token, shown once."""
+    """Create a personal API token and return the row and the token, shown once.
+
+    Raises ValidationFailed (`fields.expiresAt`) when `expires_at` is not in the
+    future.
+    """
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed(
+            {"expiresAt": ["The expiry time must be in the future."]}
+        )
+
     issued = issue_token("pat")
     api_token = PersonalApiToken.objects.create(
         user=user,
@@ -39,3 +51,52 @@ def api_token_create(
         )
     logger.info("api token created: user=%s token=%s", user.pk, api_token.pk)
     return api_token, issued.token
+
+
+def api_token_revoke(
+    *, api_token: PersonalApiToken, actor, source: Source
+) -> PersonalApiToken:
+    """Set `revoked_at` on the token, so it no longer authenticates.
+
+    `actor` is the user who revokes it, or None for an operator. Raises Conflict
+    `api_token_already_revoked` when the token was revoked before.
+    """
+    now = timezone.now()
+    updated = PersonalApiToken.objects.filter(
+        pk=api_token.pk, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    if not updated:
+        raise Conflict(
+            "api_token_already_revoked",
+            f"The personal API token {api_token.pk} is already revoked.",
+        )
+    api_token.revoked_at = now
+
+    user = api_token.user
+    # Like its creation, the revocation is recorded in every workspace the token
+    # reached.
+    for membership in memberships_for_user(user=user):
+        audit_record(
+            workspace=membership.workspace,
+            entry=AuditEntry(
+                event_name="api_token.revoked",
+                outcome="success",
+                summary=f"The personal API token {api_token.name!r} of {user.name} "
+                "was revoked",
+                actor=_revoking_actor(actor, membership),
+                source=source,
+                target=Target(
+                    type="api_token", id=str(api_token.pk), name=api_token.name
+                ),
+                metadata={"prefix": api_token.prefix},
+            ),
+        )
+    logger.info("api token revoked: user=%s token=%s", user.pk, api_token.pk)
+    return api_token
+
+
+def _revoking_actor(actor, membership) -> Actor:
+    if actor is None:
+        return Actor.system("operator")
+    role = membership.role if actor.pk == membership.user_id else ""
+    return Actor.for_user(actor, role)

@@ -5,7 +5,6 @@ import json
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
@@ -79,7 +78,7 @@ class AppAdmin(WorkspaceScopedAdmin):
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def approve_view(self, request, object_id):
-        app = get_object_or_404(self.get_queryset(request), pk=object_id)
+        app = self.get_object(request, object_id)
         role = role_in(user=request.user, workspace=app.workspace)
         if role is None or not role_governs(role):
             raise PermissionDenied

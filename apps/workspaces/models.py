@@ -108,3 +108,60 @@ class TeamMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.membership_id} in {self.team_id}"
+
+
+class Invitation(models.Model):
+    """An invitation of an email address to a workspace, with a role and teams.
+
+    Only a lookup prefix and a keyed hash of the invitation token are stored. The
+    token itself is shown once, in the accept link, when it is issued.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REVOKED = "revoked"
+        EXPIRED = "expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="invitations"
+    )
+    # Stored in lower case; the services normalise it before every write.
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=[(r.value, r.value) for r in Role])
+    teams = models.ManyToManyField(Team, blank=True, related_name="invitations")
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    token_prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_sent_at = models.DateTimeField()
+    send_count = models.PositiveIntegerField(default=1)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "email"],
+                condition=models.Q(status="pending"),
+                name="workspaces_invitation_one_pending",
+            )
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} ({self.role}, {self.status})"
