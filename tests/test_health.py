@@ -3,7 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-# Nothing listens on port 1 of the loopback address, so a connection is refused.
+# The tests assume that nothing listens on port 1 of the loopback address, so a
+# connection there is refused at once.
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 
 pytestmark = pytest.mark.django_db

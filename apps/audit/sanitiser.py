@@ -21,7 +21,7 @@ _SENSITIVE_KEY = re.compile(
     r"|signature",
     re.IGNORECASE,
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def is_sensitive_key(key: str) -> bool:
@@ -36,7 +36,9 @@ def _clean_string(value: str) -> str:
 
 
 def _sanitise(value, depth: int):
-    if depth > MAX_DEPTH:
+    # Only objects and lists count as levels: five nested objects keep their
+    # innermost values.
+    if isinstance(value, dict | list | tuple) and depth > MAX_DEPTH:
         return "[truncated]"
     if isinstance(value, dict):
         cleaned = {}

@@ -33,14 +33,14 @@ class EncryptionKey:
 
 
 def _decode_base64(value: str) -> bytes | None:
-    for decoder in (base64.b64decode, base64.urlsafe_b64decode):
-        try:
-            decoded = decoder(value + "=" * (-len(value) % 4))
-        except (binascii.Error, ValueError):
-            continue
-        if len(decoded) == 32:
-            return decoded
-    return None
+    """Decode standard or URL-safe base64 strictly: any other character means the
+    value is a passphrase, never a key with characters silently dropped."""
+    standard = value.replace("-", "+").replace("_", "/")
+    try:
+        decoded = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if len(decoded) == 32 else None
 
 
 def _key_id(material: bytes) -> str:

@@ -237,23 +237,44 @@ def record(workspace, count: int, prefix: str = "event") -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(workspace=workspace).order_by("sequence"))
 
 
+# The columns the chain hash covers: every stored field of the event except its
+# id, its workspace (added as text) and the hash itself.
+HASHED_COLUMNS = [
+    "sequence",
+    "event_name",
+    "category",
+    "severity",
+    "outcome",
+    "action",
+    "summary",
+    "actor_kind",
+    "actor_id",
+    "actor_display",
+    "actor_role",
+    "source_kind",
+    "source_trust",
+    "request_id",
+    "ip_hash",
+    "user_agent_hash",
+    "target_type",
+    "target_id",
+    "target_name",
+    "target_parent",
+    "changes",
+    "related_ids",
+    "metadata",
+    "retention",
+    "previous_hash",
+]
+
+
 def recomputed_hash(event: AuditEvent) -> str:
     """Compute the chain hash of a row from its stored columns: SHA-256 of the
-    canonical JSON (sorted keys, no spaces) of the chained content."""
-    content = {
-        "workspace": str(event.workspace_id or ""),
-        "sequence": event.sequence,
-        "occurredAt": event.occurred_at.isoformat(),
-        "eventName": event.event_name,
-        "outcome": event.outcome,
-        "actor": [event.actor_kind, event.actor_id, event.actor_role],
-        "target": [event.target_type, event.target_id],
-        "summary": event.summary,
-        "changes": event.changes,
-        "relatedIds": event.related_ids,
-        "metadata": event.metadata,
-        "previousHash": event.previous_hash,
-    }
+    canonical JSON (sorted keys, no spaces) of the hashed columns, the workspace
+    id and the ISO 8601 time."""
+    content = {name: getattr(event, name) for name in HASHED_COLUMNS}
+    content["workspace"] = str(event.workspace_id or "")
+    content["occurred_at"] = event.occurred_at.isoformat()
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -398,7 +419,7 @@ def test_hash_covers_field(empty_workspace, field):
 
 
 def test_chained_fields_cover_model():
-    """Every column but the id and the hash itself is in the table above."""
+    """Every column except the id, the workspace and the hash is in the table."""
     columns = {field.attname for field in AuditEvent._meta.concrete_fields}
     expected = set(CHAINED_FIELDS) | {"id", "hash", "workspace_id"}
     assert columns == expected

@@ -93,8 +93,8 @@ def test_governor_patch_secrets_ok(world, built, role):
     assert response.json()["configuredSecretNames"] == ["SLACK_BOT_TOKEN"]
 
 
-# An app the owner created and published to `General`: the member sees it but
-# does not build it.
+# An app the owner created and published to `General`: the member can see it
+# but does not build it.
 
 BUILDER_ACTIONS = [
     ("PATCH", "/agents", example("slack-notifier.agents.json")),

@@ -18,6 +18,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.applications.models import App
+from apps.audit.services import Source
+from apps.workspaces.invitations import invitation_create
+from apps.workspaces.models import Membership, Team
 
 NOT_FOUND = b'{"error":"not_found","detail":"Not found."}'
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")
@@ -38,17 +41,39 @@ API_ROUTES: dict[str, set[str]] = {
     f"{APP}/integration-setup": {"PUT"},
     f"{APP}/agent-runs": {"POST"},
     f"{APP}/agent-runs/<str:run_id>": {"GET"},
+    f"{APP}/collaborators": {"GET", "PUT"},
     f"{WORKSPACE}/integrations": {"GET"},
     f"{WORKSPACE}/integrations/<str:grant_id>": {"GET", "PATCH"},
+    f"{WORKSPACE}/teams": {"GET", "POST"},
+    f"{WORKSPACE}/teams/<str:team_id>": {"PATCH", "DELETE"},
+    f"{WORKSPACE}/teams/<str:team_id>/members/<str:user_id>": {"PUT", "DELETE"},
+    f"{WORKSPACE}/invitations": {"GET", "POST"},
+    f"{WORKSPACE}/invitations/<str:invitation_id>/resend": {"POST"},
+    f"{WORKSPACE}/invitations/<str:invitation_id>/revoke": {"POST"},
 }
 
-# A member lacks `integrations:manage`. The guard checks the role's permission
-# before it looks up the grant, so this response is a 403 for every grant id:
-# foreign, missing, malformed or the member's own. It is the same body for all
-# of them, so it does not reveal whether a grant exists.
+# A member lacks `integrations:manage`, `members:manage` and `members:invite`.
+# The guard checks the role's permission before it looks up the object, so these
+# responses are a 403 for every object id: foreign, missing, malformed or the
+# member's own. It is the same body for all of them, so it does not reveal whether
+# an object exists.
 MEMBER_DENIALS = {
     (f"{WORKSPACE}/integrations/<str:grant_id>", "PATCH"): (
         "integration_setup_forbidden"
+    ),
+    (f"{WORKSPACE}/teams/<str:team_id>", "PATCH"): "workspace_members_forbidden",
+    (f"{WORKSPACE}/teams/<str:team_id>", "DELETE"): "workspace_members_forbidden",
+    (f"{WORKSPACE}/teams/<str:team_id>/members/<str:user_id>", "PUT"): (
+        "workspace_members_forbidden"
+    ),
+    (f"{WORKSPACE}/teams/<str:team_id>/members/<str:user_id>", "DELETE"): (
+        "workspace_members_forbidden"
+    ),
+    (f"{WORKSPACE}/invitations/<str:invitation_id>/resend", "POST"): (
+        "workspace_invitations_forbidden"
+    ),
+    (f"{WORKSPACE}/invitations/<str:invitation_id>/revoke", "POST"): (
+        "workspace_invitations_forbidden"
     ),
 }
 
@@ -88,10 +113,48 @@ class Variant:
     values: dict[str, str]
 
 
-def out_of_reach(built, *, hidden_visible: bool) -> dict[str, list[tuple[str, str]]]:
+@dataclass(frozen=True)
+class WorkspaceIds:
+    """The default team, a member's user id and an invitation of one workspace."""
+
+    team_id: str
+    user_id: str
+    invitation_id: str
+
+
+def workspace_ids(workspace, owner, user) -> WorkspaceIds:
+    inviter = Membership.objects.get(workspace=workspace, user=owner)
+    invitation, _ = invitation_create(
+        workspace=workspace,
+        inviter_membership=inviter,
+        email=f"invitee-{uuid.uuid4().hex[:8]}@example.test",
+        role="member",
+        team_ids=[],
+        source=Source(),
+    )
+    team = Team.objects.get(workspace=workspace, is_default=True)
+    return WorkspaceIds(str(team.pk), str(user.pk), str(invitation.pk))
+
+
+@pytest.fixture
+def sweep_ids(world, built):
+    """The apps of `built` with the workspace-level ids of both workspaces."""
+    return {
+        **built,
+        "mine_workspace": workspace_ids(
+            world.workspace, world.owner.user, world.member.user
+        ),
+        "foreign_workspace": workspace_ids(
+            world.other_workspace, world.outsider.user, world.outsider.user
+        ),
+    }
+
+
+def out_of_reach(ids, *, hidden_visible: bool) -> dict[str, list[tuple[str, str]]]:
     """Return, per URL parameter, (label, id) pairs the caller cannot reach."""
-    sibling = built["sibling"]
-    hidden, foreign = built["hidden"], built["foreign"]
+    sibling = ids["sibling"]
+    hidden, foreign = ids["hidden"], ids["foreign"]
+    other = ids["foreign_workspace"]
     missing = str(uuid.uuid4())
     choices = {
         "workspace_id": [
@@ -116,6 +179,21 @@ def out_of_reach(built, *, hidden_visible: bool) -> dict[str, list[tuple[str, st
             ("missing grant", missing),
             ("malformed grant", MALFORMED),
         ],
+        "team_id": [
+            ("foreign team", other.team_id),
+            ("missing team", missing),
+            ("malformed team", MALFORMED),
+        ],
+        "user_id": [
+            ("user of another workspace only", other.user_id),
+            ("missing user", missing),
+            ("malformed user", MALFORMED),
+        ],
+        "invitation_id": [
+            ("foreign invitation", other.invitation_id),
+            ("missing invitation", missing),
+            ("malformed invitation", MALFORMED),
+        ],
     }
     if not hidden_visible:
         choices["app_id"].append(("app the member cannot see", hidden.app_id))
@@ -123,34 +201,42 @@ def out_of_reach(built, *, hidden_visible: bool) -> dict[str, list[tuple[str, st
     return choices
 
 
-def reachable_ids(built) -> dict[str, str]:
-    mine = built["mine"]
+def reachable_ids(ids) -> dict[str, str]:
+    mine, workspace = ids["mine"], ids["mine_workspace"]
     return {
         "workspace_id": mine.workspace_id,
         "app_id": mine.app_id,
         "run_id": mine.run_id,
         "grant_id": mine.grant_id,
+        "team_id": workspace.team_id,
+        "user_id": workspace.user_id,
+        "invitation_id": workspace.invitation_id,
     }
 
 
-def variants(route: str, built, *, hidden_visible: bool) -> list[Variant]:
-    """Build the variants of `route`: each parameter replaced in turn by an
-    out-of-reach id, and then every parameter set to the other workspace's ids."""
-    names = parameters(route)
-    valid = reachable_ids(built)
-    choices = out_of_reach(built, hidden_visible=hidden_visible)
-    found = []
-    for name in names:
-        for label, value in choices[name]:
-            found.append(Variant(label, {**valid, name: value}))
-    foreign = built["foreign"]
-    all_foreign = {
+def foreign_ids(ids) -> dict[str, str]:
+    foreign, workspace = ids["foreign"], ids["foreign_workspace"]
+    return {
         "workspace_id": foreign.workspace_id,
         "app_id": foreign.app_id,
         "run_id": foreign.run_id,
         "grant_id": foreign.grant_id,
+        "team_id": workspace.team_id,
+        "user_id": workspace.user_id,
+        "invitation_id": workspace.invitation_id,
     }
-    found.append(Variant("every id foreign", all_foreign))
+
+
+def variants(route: str, ids, *, hidden_visible: bool) -> list[Variant]:
+    """Build the variants of `route`: each parameter replaced in turn by an
+    out-of-reach id, and then every parameter set to the other workspace's ids."""
+    valid = reachable_ids(ids)
+    choices = out_of_reach(ids, hidden_visible=hidden_visible)
+    found = []
+    for name in parameters(route):
+        for label, value in choices[name]:
+            found.append(Variant(label, {**valid, name: value}))
+    found.append(Variant("every id foreign", foreign_ids(ids)))
     return found
 
 
@@ -183,16 +269,16 @@ def expected_denial(role: str, route: str, method: str, values: dict) -> str | N
 
 @pytest.mark.parametrize("role", ["member", "admin"])
 @pytest.mark.parametrize("form", sweep_forms())
-def test_sweep_out_of_reach_ids(world, built, form, role):
+def test_sweep_out_of_reach_ids(world, sweep_ids, form, role):
     persona = getattr(world, role)
     route = form.rstrip("/")
     mismatches = []
     denials = set()
     for denied_route, method in MEMBER_DENIALS:
         if role == "member" and denied_route == route:
-            own = call(persona.client, method, fill(form, reachable_ids(built)))
+            own = call(persona.client, method, fill(form, reachable_ids(sweep_ids)))
             denials.add((own.status_code, own.content))
-    for variant in variants(form, built, hidden_visible=role != "member"):
+    for variant in variants(form, sweep_ids, hidden_visible=role != "member"):
         path = fill(form, variant.values)
         values = {**variant.values, "own_workspace_id": str(world.workspace.pk)}
         for method in METHODS:
@@ -207,18 +293,18 @@ def test_sweep_out_of_reach_ids(world, built, form, role):
                 mismatches.append((*answer, response.content))
     assert mismatches == []
     # A denial that replaces the 404 is one body for every id, the caller's own
-    # included, so it does not tell a foreign grant from a missing one.
+    # included, so it does not tell a foreign object from a missing one.
     assert len(denials) <= 1
 
 
 @pytest.mark.parametrize("role", ["member", "admin"])
 @pytest.mark.parametrize("form", sweep_forms())
-def test_sweep_reachable_ids_control(world, built, form, role):
+def test_sweep_reachable_ids_control(world, sweep_ids, form, role):
     """With the caller's own ids the guard lets every served method through and
     DRF returns 405 for the others, so the 404s above come from the ids."""
     persona = getattr(world, role)
     served = API_ROUTES[form.rstrip("/")] | {"OPTIONS"}
-    path = fill(form, reachable_ids(built))
+    path = fill(form, reachable_ids(sweep_ids))
     statuses = {
         method: call(persona.client, method, path).status_code for method in METHODS
     }
