@@ -34,6 +34,9 @@ APP = f"{WORKSPACE}/apps/<str:app_id>"
 # the methods its view serves besides OPTIONS, which every DRF view serves.
 API_ROUTES: dict[str, set[str]] = {
     "api/workspaces": {"GET", "POST"},
+    WORKSPACE: {"GET", "PATCH"},
+    f"{WORKSPACE}/members": {"GET"},
+    f"{WORKSPACE}/members/<str:user_id>": {"PATCH", "DELETE"},
     f"{WORKSPACE}/apps": {"POST"},
     APP: {"GET"},
     f"{APP}/agents": {"GET", "PATCH"},
@@ -58,6 +61,9 @@ API_ROUTES: dict[str, set[str]] = {
 # member's own. It is the same body for all of them, so it does not reveal whether
 # an object exists.
 MEMBER_DENIALS = {
+    (WORKSPACE, "PATCH"): "workspace_manage_forbidden",
+    (f"{WORKSPACE}/members/<str:user_id>", "PATCH"): "workspace_members_forbidden",
+    (f"{WORKSPACE}/members/<str:user_id>", "DELETE"): "workspace_members_forbidden",
     (f"{WORKSPACE}/integrations/<str:grant_id>", "PATCH"): (
         "integration_setup_forbidden"
     ),
@@ -305,8 +311,10 @@ def test_sweep_reachable_ids_control(world, sweep_ids, form, role):
     persona = getattr(world, role)
     served = API_ROUTES[form.rstrip("/")] | {"OPTIONS"}
     path = fill(form, reachable_ids(sweep_ids))
+    # DELETE goes last: on a member route it removes the member it names.
+    ordered = sorted(METHODS, key=lambda method: method == "DELETE")
     statuses = {
-        method: call(persona.client, method, path).status_code for method in METHODS
+        method: call(persona.client, method, path).status_code for method in ordered
     }
     expected = {method: "served" if method in served else 405 for method in METHODS}
     seen = {
