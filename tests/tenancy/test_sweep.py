@@ -341,6 +341,10 @@ ADMIN_OBJECT_ROUTES: dict[str, str] = {
     "admin/integrations/integrationgrant/<path:object_id>/delete/": "grant",
     "admin/integrations/integrationgrant/<path:object_id>/change/": "grant",
     "admin/integrations/integrationgrant/<path:object_id>/": "grant",
+    "admin/workspaces/workspace/<path:object_id>/history/": "workspace",
+    "admin/workspaces/workspace/<path:object_id>/delete/": "workspace",
+    "admin/workspaces/workspace/<path:object_id>/change/": "workspace",
+    "admin/workspaces/workspace/<path:object_id>/": "workspace",
 }
 
 # The status the outsider gets for their own object, per page: the control that
@@ -394,7 +398,13 @@ def admin_pages(built) -> dict[str, AdminPage]:
         "admin/integrations/integrationgrant/add/": AdminPage(
             "GET", "/admin/integrations/integrationgrant/add/", 403
         ),
-        "admin/^(?P<app_label>applications|integrations)/$": AdminPage(
+        "admin/workspaces/workspace/": AdminPage(
+            "GET", "/admin/workspaces/workspace/", 200
+        ),
+        "admin/workspaces/workspace/add/": AdminPage(
+            "GET", "/admin/workspaces/workspace/add/", 403
+        ),
+        "admin/^(?P<app_label>workspaces|applications|integrations)/$": AdminPage(
             "GET", "/admin/applications/", 200
         ),
         "admin/(?P<url>.*)$": AdminPage("GET", "/admin/no-such-page/", 404),
@@ -414,7 +424,9 @@ ADMIN_PAGE_ROUTES = {
     "admin/applications/app/add/",
     "admin/integrations/integrationgrant/",
     "admin/integrations/integrationgrant/add/",
-    "admin/^(?P<app_label>applications|integrations)/$",
+    "admin/workspaces/workspace/",
+    "admin/workspaces/workspace/add/",
+    "admin/^(?P<app_label>workspaces|applications|integrations)/$",
     "admin/(?P<url>.*)$",
 }
 
@@ -446,13 +458,19 @@ def admin_request(client, method: str, path: str, *, follow_bare: bool):
 
 def workspace_a_markers(built) -> list[str]:
     """Strings that identify workspace A's apps and grants on an admin page."""
-    markers = []
+    markers = [built["mine"].workspace_id, "Acme", "member@example.test"]
     for key in ("mine", "sibling", "hidden"):
         markers.extend([built[key].app_id, built[key].grant_id])
     return markers + ["Member app", "Member second app", "Owner app"]
 
 
 def object_ids(built, model: str) -> list[tuple[str, str]]:
+    if model == "workspace":
+        return [
+            ("workspace A", built["mine"].workspace_id),
+            ("missing", str(uuid.uuid4())),
+            ("malformed", MALFORMED),
+        ]
     field = "app_id" if model == "app" else "grant_id"
     return [
         ("member's object in A", getattr(built["mine"], field)),
@@ -483,7 +501,8 @@ def test_admin_foreign_object_404(world, built, route, superuser):
 def test_admin_own_object_control(world, built, route):
     client = admin_client(world.outsider.user)
     model = ADMIN_OBJECT_ROUTES[route]
-    own = getattr(built["foreign"], "app_id" if model == "app" else "grant_id")
+    field = {"app": "app_id", "grant": "grant_id", "workspace": "workspace_id"}[model]
+    own = getattr(built["foreign"], field)
     page = route.split("<path:object_id>/", 1)[1]
     method, status = ADMIN_OWN_OBJECT[page]
     path = fill(route, {"object_id": own})
@@ -600,3 +619,13 @@ def test_admin_superuser_no_role_redirects(world, built):
     client = admin_client(world.member.user, superuser=True)
     response = client.get(f"/admin/applications/app/{built['mine'].app_id}/change/")
     assert response.status_code == 302
+
+
+def test_admin_workspace_page_lists_members(world, built):
+    client = admin_client(world.owner.user)
+    path = f"/admin/workspaces/workspace/{world.workspace.pk}/change/"
+    content = client.get(path).content.decode()
+
+    for email in ("owner@example.test", "admin@example.test", "member@example.test"):
+        assert email in content
+    assert "General" in content
