@@ -46,6 +46,13 @@ class AgentRun(models.Model):
     )
     token_prefix = models.CharField(max_length=16, unique=True)
     token_hash = models.CharField(max_length=64)
+    # The runtime gets a token of its own when the run is handed to it, because
+    # the creator's token is shown once and never stored.
+    runtime_token_prefix = models.CharField(
+        max_length=16, unique=True, null=True, blank=True
+    )
+    runtime_token_hash = models.CharField(max_length=64, blank=True)
+    runtime_input = models.JSONField(null=True, blank=True)
     approval_hash = models.CharField(max_length=80, blank=True)
     result = models.JSONField(null=True, blank=True)
     usage = models.JSONField(null=True, blank=True)

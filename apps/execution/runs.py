@@ -1,7 +1,9 @@
 """App-agent runs: creation with a run token, hand-off to the runtime, completion."""
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,6 +47,7 @@ def run_create(
     user,
     actor: Actor,
     source: Source,
+    runtime_input: dict | None = None,
 ) -> tuple[AgentRun, str]:
     """Create a run for `agent_id` and hand it to the runtime; return it and its token.
 
@@ -77,6 +80,8 @@ def run_create(
             token_prefix=issued.prefix,
             token_hash=issued.token_hash,
             approval_hash=agents_hash,
+            runtime=settings.SECOND_AGENT_RUNTIME,
+            runtime_input=runtime_input,
         )
         transaction.on_commit(lambda: _enqueue_start(run.pk))
 
@@ -108,14 +113,91 @@ def run_find_by_token(token: str) -> AgentRun | None:
     prefix = token_prefix("run", token)
     if prefix is None:
         return None
-    run = (
-        AgentRun.objects.select_related("app", "workspace")
-        .filter(token_prefix=prefix)
-        .first()
+    runs = AgentRun.objects.select_related("app", "workspace")
+    run = runs.filter(token_prefix=prefix).first()
+    if run is not None and token_matches("run", token, run.token_hash):
+        return run
+    run = runs.filter(runtime_token_prefix=prefix).first()
+    if run is not None and token_matches("run", token, run.runtime_token_hash):
+        return run
+    return None
+
+
+def run_issue_runtime_token(*, run: AgentRun) -> str:
+    """Issue the token the runtime acts with for `run`; return it, never stored."""
+    issued = issue_token("run")
+    AgentRun.objects.filter(pk=run.pk).update(
+        runtime_token_prefix=issued.prefix, runtime_token_hash=issued.token_hash
     )
-    if run is None or not token_matches("run", token, run.token_hash):
+    return issued.token
+
+
+def run_agent_config(run: AgentRun) -> dict | None:
+    """Return the run's agent as approved, with the tool names it may call.
+
+    Draft runs use the current approval when there is one, else the draft;
+    agents.json holds placeholders but no secret values either way.
+    """
+    payload = _approved_or_draft_payload(run.app, run.source_version)
+    agent = agent_config(payload, run.agent_id) if payload else None
+    if agent is None:
         return None
-    return run
+    tools = [
+        tool.get("name")
+        for tool in agent.get("tools", [])
+        if tool.get("type") == "custom" and tool.get("enabled", True)
+    ]
+    return {**agent, "callableTools": tools}
+
+
+def _approved_or_draft_payload(app: App, source_version: str):
+    if source_version == SourceVersion.PUBLISHED:
+        return _agents_payload(app, source_version)[0]
+    snapshot = snapshot_find(app=app, kind=AppSnapshot.Kind.DRAFT)
+    state = agents_state_for_files(app=app, files=snapshot.files if snapshot else {})
+    return state.approval.payload if state.approval else state.document
+
+
+def run_fail(*, run: AgentRun, code: str, detail: str) -> bool:
+    """Fail an open run with `code`; return False if it had already ended."""
+    changed = AgentRun.objects.filter(
+        pk=run.pk, status__in=AgentRun.OPEN_STATUSES
+    ).update(
+        status=AgentRun.Status.FAILED,
+        error_code=code,
+        error_detail=detail[:500],
+        finished_at=timezone.now(),
+    )
+    if changed != 1:
+        return False
+    audit_record(
+        workspace=run.workspace,
+        entry=AuditEntry(
+            event_name="app_agent_run.failed",
+            outcome="failure",
+            summary=f"run of agent {run.agent_id} failed: {code}",
+            actor=Actor.system(),
+            source=Source(kind="worker", trust="server"),
+            target=Target(type="agent_run", id=str(run.pk), parent=str(run.app_id)),
+            metadata={"agentId": run.agent_id, "errorCode": code},
+        ),
+    )
+    logger.info("run failed: run=%s code=%s", run.pk, code)
+    return True
+
+
+def runs_fail_timed_out(*, now=None) -> int:
+    """Fail every run still open after SECOND_RUN_TIMEOUT_SECONDS (`run_timed_out`).
+
+    Each run ends by a conditional update, so two reapers at once fail it once.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SECOND_RUN_TIMEOUT_SECONDS)
+    stale = AgentRun.objects.select_related("workspace").filter(
+        status__in=AgentRun.OPEN_STATUSES, created_at__lt=cutoff
+    )
+    detail = "The run stayed open longer than SECOND_RUN_TIMEOUT_SECONDS."
+    return sum(run_fail(run=run, code="run_timed_out", detail=detail) for run in stale)
 
 
 def run_mark_running(*, run_id) -> bool:

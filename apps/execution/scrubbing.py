@@ -6,6 +6,10 @@ JSON text. Each shape of each secret is replaced with `[redacted]` by exact
 substring match. Base64 runs are also decoded and redacted whole when the decoded
 bytes contain a secret, which covers `user:secret` Basic credentials for any user
 name.
+
+Separately, `redact_credential_fields` replaces the values of JSON keys that name
+credentials (`access_token`, `password`, `set-cookie` and the like), because an
+upstream may hand back credentials of its own that were never injected.
 """
 
 import base64
@@ -158,3 +162,54 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
     Two keys that both scrub to the same text collapse into one, the later winning.
     """
     return _Scrubber(secrets).value(value)
+
+
+# Keys whose values are credentials, compared after lower-casing and removing
+# "-" and "_", so `access_token`, `accessToken` and `Access-Token` all match.
+# Whole keys only: `tokens_used`, `token_type` or `ts` are left alone.
+CREDENTIAL_KEYS = frozenset(
+    {
+        "accesstoken",
+        "refreshtoken",
+        "idtoken",
+        "clientsecret",
+        "apikey",
+        "xapikey",
+        "password",
+        "secret",
+        "token",
+        "authorization",
+        "proxyauthorization",
+        "cookie",
+        "setcookie",
+        "privatekey",
+    }
+)
+
+
+def is_credential_key(key: object) -> bool:
+    """Tell whether JSON object key `key` names a credential field."""
+    if not isinstance(key, str):
+        return False
+    folded = key.lower().replace("-", "").replace("_", "")
+    return folded in CREDENTIAL_KEYS
+
+
+def redact_credential_fields(value: Any) -> Any:
+    """Return a copy of JSON-like `value` with credential fields redacted.
+
+    The value of every key that `is_credential_key` accepts, at any depth, is
+    replaced with `[redacted]`. Null and boolean values stay, because they carry
+    no credential (`"password": null`, `"secret": false`).
+    """
+    if isinstance(value, dict):
+        return {key: _redact_field(key, item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_credential_fields(item) for item in value]
+    return value
+
+
+def _redact_field(key: object, item: Any) -> Any:
+    if is_credential_key(key) and item is not None and not isinstance(item, bool):
+        return REDACTED
+    return redact_credential_fields(item)

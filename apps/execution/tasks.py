@@ -6,8 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from apps.execution.channel import notify_done
-from apps.execution.models import ToolCall
-from apps.execution.runs import run_mark_running
+from apps.execution.models import AgentRun, ToolCall
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +43,27 @@ def run_tool_call(tool_call_id: str) -> None:
 
 @shared_task(name="execution.start_agent_run")
 def start_agent_run(run_id: str) -> None:
-    """Hand a new run to the runtime; the `none` runtime leaves it running."""
-    if run_mark_running(run_id=run_id):
-        logger.info("run handed to runtime: run=%s runtime=none", run_id)
+    """Hand a new run to its runtime adapter, once."""
+    from apps.execution.runtimes import runtime_start
+
+    run = (
+        AgentRun.objects.select_related("app__workspace", "workspace")
+        .filter(pk=run_id, status=AgentRun.Status.PENDING)
+        .first()
+    )
+    if run is None:
+        logger.info("run not pending, not handed off: run=%s", run_id)
+        return
+    runtime_start(run)
+    logger.info("run handed to runtime: run=%s runtime=%s", run_id, run.runtime)
+
+
+@shared_task(name="execution.reap")
+def reap() -> None:
+    """Fail runs open too long and end tool calls no worker will finish."""
+    from apps.execution.reaper import tool_calls_mark_lost
+    from apps.execution.runs import runs_fail_timed_out
+
+    lost = tool_calls_mark_lost()
+    timed_out = runs_fail_timed_out()
+    logger.info("reaper ran: tool_calls=%s runs=%s", lost, timed_out)

@@ -7,12 +7,14 @@ from pathlib import Path
 from config.settings.base import *  # noqa: F403
 from config.settings.base import (
     BASE_DIR,
+    SECOND_AGENT_RUNTIME,
+    SECOND_AGENT_RUNTIME_URL,
     env,
     problems,
     public_url_settings,
     validate_public_url,
 )
-from config.settings.problems import add_test_only_problems
+from config.settings.problems import add_runtime_problems, add_test_only_problems
 
 # The exceptions of local mode (the loopback egress rule, eager tasks, generated
 # keys) hang on this constant, which no environment variable sets elsewhere.
@@ -108,5 +110,8 @@ if not CELERY_BROKER_URL:
 
 SECOND_SERVE_INTERNAL_ROUTES = env.bool("SECOND_SERVE_INTERNAL_ROUTES", default=True)
 
+add_runtime_problems(
+    problems, SECOND_AGENT_RUNTIME, SECOND_AGENT_RUNTIME_URL, allow_scripted=False
+)
 add_test_only_problems(problems, os.environ)
 problems.raise_if_any("config.settings.local")

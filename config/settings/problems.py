@@ -34,6 +34,23 @@ class SettingsProblems:
         )
 
 
+def add_runtime_problems(
+    problems: SettingsProblems, runtime: str, url: str, *, allow_scripted: bool
+) -> None:
+    allowed = ("none", "webhook", "scripted") if allow_scripted else ("none", "webhook")
+    if runtime not in allowed:
+        problems.add(
+            "SECOND_AGENT_RUNTIME",
+            f"{runtime!r} is not one of {', '.join(allowed)}; `scripted` exists under "
+            "the test settings only.",
+        )
+    if runtime == "webhook" and not url.startswith("https://"):
+        problems.add(
+            "SECOND_AGENT_RUNTIME_URL",
+            "is required with SECOND_AGENT_RUNTIME=webhook and must be an https URL.",
+        )
+
+
 def add_test_only_problems(problems: SettingsProblems, environ) -> None:
     for variable in TEST_ONLY_VARIABLES:
         if environ.get(variable):

@@ -10,6 +10,8 @@ import os
 from config.settings.base import *  # noqa: F403
 from config.settings.base import (
     DEBUG,
+    SECOND_AGENT_RUNTIME,
+    SECOND_AGENT_RUNTIME_URL,
     SECOND_ALLOW_LOCAL_AUTH_IN_PRODUCTION,
     SECOND_AUTH_MODE,
     WORKOS_API_KEY,
@@ -18,7 +20,7 @@ from config.settings.base import (
     public_url_settings,
     validate_public_url,
 )
-from config.settings.problems import add_test_only_problems
+from config.settings.problems import add_runtime_problems, add_test_only_problems
 
 logger = logging.getLogger("config.settings")
 
@@ -124,5 +126,8 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+add_runtime_problems(
+    problems, SECOND_AGENT_RUNTIME, SECOND_AGENT_RUNTIME_URL, allow_scripted=False
+)
 add_test_only_problems(problems, os.environ)
 problems.raise_if_any("config.settings.production")

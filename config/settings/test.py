@@ -1,7 +1,14 @@
 """Test settings: fixed keys, loopback-only egress and the egress test hooks."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import env, problems, public_url_settings
+from config.settings.base import (
+    SECOND_AGENT_RUNTIME,
+    SECOND_AGENT_RUNTIME_URL,
+    env,
+    problems,
+    public_url_settings,
+)
+from config.settings.problems import add_runtime_problems
 
 
 def _parse_resolve_map(value: str) -> dict[str, tuple[str, int]]:
@@ -63,4 +70,7 @@ WORKOS_BASE_URL = env.str("WORKOS_BASE_URL", default="")
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+add_runtime_problems(
+    problems, SECOND_AGENT_RUNTIME, SECOND_AGENT_RUNTIME_URL, allow_scripted=True
+)
 problems.raise_if_any("config.settings.test")

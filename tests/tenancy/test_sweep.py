@@ -42,7 +42,7 @@ API_ROUTES: dict[str, set[str]] = {
     f"{APP}/agents": {"GET", "PATCH"},
     f"{APP}/agents/approval": {"POST"},
     f"{APP}/integration-setup": {"PUT"},
-    f"{APP}/agent-runs": {"POST"},
+    f"{APP}/agent-runs": {"GET", "POST"},
     f"{APP}/agent-runs/<str:run_id>": {"GET"},
     f"{APP}/collaborators": {"GET", "PUT"},
     f"{WORKSPACE}/integrations": {"GET"},
@@ -330,6 +330,10 @@ def test_workspace_list_own_only(world, built, form):
     assert listed == {str(world.workspace.pk)}
 
 
+APP_INDEX_ROUTE = (
+    "admin/^(?P<app_label>workspaces|applications|integrations|execution)/$"
+)
+
 # Admin pages. Object pages take the pk of an App or an IntegrationGrant.
 ADMIN_OBJECT_ROUTES: dict[str, str] = {
     "admin/applications/app/<path:object_id>/approve-agents/": "app",
@@ -345,6 +349,10 @@ ADMIN_OBJECT_ROUTES: dict[str, str] = {
     "admin/workspaces/workspace/<path:object_id>/delete/": "workspace",
     "admin/workspaces/workspace/<path:object_id>/change/": "workspace",
     "admin/workspaces/workspace/<path:object_id>/": "workspace",
+    "admin/execution/agentrun/<path:object_id>/history/": "run",
+    "admin/execution/agentrun/<path:object_id>/delete/": "run",
+    "admin/execution/agentrun/<path:object_id>/change/": "run",
+    "admin/execution/agentrun/<path:object_id>/": "run",
 }
 
 # The status the outsider gets for their own object, per page: the control that
@@ -404,9 +412,13 @@ def admin_pages(built) -> dict[str, AdminPage]:
         "admin/workspaces/workspace/add/": AdminPage(
             "GET", "/admin/workspaces/workspace/add/", 403
         ),
-        "admin/^(?P<app_label>workspaces|applications|integrations)/$": AdminPage(
-            "GET", "/admin/applications/", 200
+        "admin/execution/agentrun/": AdminPage(
+            "GET", "/admin/execution/agentrun/", 200
         ),
+        "admin/execution/agentrun/add/": AdminPage(
+            "GET", "/admin/execution/agentrun/add/", 403
+        ),
+        APP_INDEX_ROUTE: AdminPage("GET", "/admin/applications/", 200),
         "admin/(?P<url>.*)$": AdminPage("GET", "/admin/no-such-page/", 404),
     }
 
@@ -426,7 +438,9 @@ ADMIN_PAGE_ROUTES = {
     "admin/integrations/integrationgrant/add/",
     "admin/workspaces/workspace/",
     "admin/workspaces/workspace/add/",
-    "admin/^(?P<app_label>workspaces|applications|integrations)/$",
+    "admin/execution/agentrun/",
+    "admin/execution/agentrun/add/",
+    APP_INDEX_ROUTE,
     "admin/(?P<url>.*)$",
 }
 
@@ -471,7 +485,7 @@ def object_ids(built, model: str) -> list[tuple[str, str]]:
             ("missing", str(uuid.uuid4())),
             ("malformed", MALFORMED),
         ]
-    field = "app_id" if model == "app" else "grant_id"
+    field = {"app": "app_id", "grant": "grant_id", "run": "run_id"}[model]
     return [
         ("member's object in A", getattr(built["mine"], field)),
         ("owner's object in A", getattr(built["hidden"], field)),
@@ -501,7 +515,12 @@ def test_admin_foreign_object_404(world, built, route, superuser):
 def test_admin_own_object_control(world, built, route):
     client = admin_client(world.outsider.user)
     model = ADMIN_OBJECT_ROUTES[route]
-    field = {"app": "app_id", "grant": "grant_id", "workspace": "workspace_id"}[model]
+    field = {
+        "app": "app_id",
+        "grant": "grant_id",
+        "workspace": "workspace_id",
+        "run": "run_id",
+    }[model]
     own = getattr(built["foreign"], field)
     page = route.split("<path:object_id>/", 1)[1]
     method, status = ADMIN_OWN_OBJECT[page]

@@ -1,4 +1,6 @@
+from django.conf import settings
 from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from apps.applications.api.guard import AppAPIView
@@ -15,6 +17,23 @@ class RunCreateInput(serializers.Serializer):
     sourceVersion = serializers.ChoiceField(  # noqa: N815
         choices=SourceVersion.values, default=SourceVersion.PUBLISHED
     )
+    script = serializers.ListField(
+        child=serializers.DictField(), required=False, max_length=50
+    )
+
+    def validate_script(self, value):
+        if settings.SECOND_AGENT_RUNTIME != "scripted":
+            raise serializers.ValidationError(
+                "A script is accepted only with SECOND_AGENT_RUNTIME=scripted."
+            )
+        return value
+
+
+class RunPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "limit"
 
 
 def tool_call_body(call) -> dict:
@@ -67,7 +86,17 @@ def run_body(run: AgentRun, *, with_tool_calls: bool = False) -> dict:
 
 
 class RunCollectionView(AppAPIView):
+    """`GET` lists the app's runs, newest first; `POST` starts one."""
+
     permissions = {"POST": RUN_DENIED}
+
+    def get(self, request, workspace_id, app_id):
+        runs = AgentRun.objects.filter(app=self.app)
+        if not self.is_builder:
+            runs = runs.filter(source_version=SourceVersion.PUBLISHED)
+        paginator = RunPagination()
+        page = paginator.paginate_queryset(runs, request, view=self)
+        return paginator.get_paginated_response([run_body(run) for run in page])
 
     def post(self, request, workspace_id, app_id):
         data = RunCreateInput(data=request.data)
@@ -83,6 +112,11 @@ class RunCollectionView(AppAPIView):
             user=request.user,
             actor=self.actor,
             source=self.audit_source,
+            runtime_input=(
+                {"script": data.validated_data["script"]}
+                if "script" in data.validated_data
+                else None
+            ),
         )
         return Response(
             {"runId": str(run.pk), "runToken": token, "status": run.status},

@@ -2,8 +2,9 @@
 
 `check_destination` applies the rules in order, and stops at the first that
 fails: URL syntax, https on port 443, the policy's domain lock, the deny list,
-the product's own origin, then the resolved addresses. `send` dials the address
-that was checked and nothing else.
+the product's own origin, then the resolved addresses. `send` first checks the
+method and the request body's size, and dials the address that was checked and
+nothing else.
 """
 
 import ipaddress
@@ -48,6 +49,10 @@ _HEADER_NAME_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE_RE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 DEFAULT_USER_AGENT = "second-django-egress"
+
+# The largest request body sent upstream, the same bound as the response cap. A
+# larger body is refused before any DNS lookup or connection.
+MAX_REQUEST_BODY_BYTES = 1024 * 1024
 
 # Ways a destination may skip the public-address rule.
 WAIVER_OPERATOR_HOST = "operator_host"
@@ -164,6 +169,7 @@ def send(
     deadline = Deadline(seconds)
     try:
         method = _check_method(request.method)
+        _check_request_size(request)
         destination = check_destination(request.url, policy=policy, deadline=deadline)
         headers = _request_headers(request.headers, destination.parsed)
         target = dialer.Target(
@@ -386,6 +392,24 @@ def _check_method(method: str) -> str:
     return normalized
 
 
+def _check_request_size(request: OutboundRequest) -> None:
+    size = len(request.body or b"")
+    if size <= MAX_REQUEST_BODY_BYTES:
+        return
+
+    try:
+        host = parse_url(request.url).host
+    except EgressError:
+        host = None
+    raise EgressError(
+        "request_too_large",
+        reason="body",
+        host=host,
+        detail=f"The request body is {size} bytes, over the limit of "
+        f"{MAX_REQUEST_BODY_BYTES} bytes.",
+    )
+
+
 def _request_headers(headers: dict[str, str], parsed: ParsedUrl) -> dict[str, str]:
     checked: dict[str, str] = {}
     for name, value in headers.items():
@@ -424,8 +448,10 @@ def _check_header(name: str, value: str, parsed: ParsedUrl) -> None:
 
 def _log_refusal(error: EgressError, policy: EgressPolicy) -> None:
     logger.info(
-        "Outbound request rejected or failed: code=%s reason=%s host=%s purpose=%s",
+        "Outbound request rejected or failed: code=%s reason=%s fine_reason=%s "
+        "host=%s purpose=%s",
         error.code,
+        error.public_reason,
         error.reason,
         error.host,
         policy.purpose,

@@ -67,6 +67,9 @@ class _CallContext:
         self.target = target
         self.deadline = deadline
         self.connections: list[HTTPConnection] = []
+        # The phase in progress, one of errors.TIMEOUT_PHASES after DNS. A
+        # timeout or a watchdog shutdown is reported with it.
+        self.phase = "connect"
 
     def set_read_timeout(self, seconds: float) -> None:
         for connection in self.connections:
@@ -93,7 +96,14 @@ class _GuardedConnectionMixin:
         call.deadline.require("connect")
         sock = super()._new_conn()  # type: ignore[misc]
         call.deadline.watch(sock)
+        # HTTPSConnection.connect runs the TLS handshake right after this.
+        call.phase = "tls" if target.parsed.scheme == "https" else "headers"
         return sock
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        # urlopen sends the request next and then waits for the status line.
+        self._egress_call.phase = "headers"
 
 
 class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
@@ -127,7 +137,7 @@ def exchange(
         try:
             # Headers cut short by the watchdog can still parse, so they count
             # only if they arrived in time.
-            call.deadline.require("headers")
+            call.deadline.require(call.phase)
             _reject_redirect(response, target.parsed)
             _reject_declared_length(response, target.parsed, max_response_bytes)
             data = _read_body(response, call, max_response_bytes)
@@ -301,10 +311,11 @@ def _reject_declared_length(
 def _read_body(
     response: urllib3.BaseHTTPResponse, call: _CallContext, limit: int
 ) -> bytes:
+    call.phase = "body"
     chunks: list[bytes] = []
     total = 0
     while True:
-        remaining = call.deadline.require("read")
+        remaining = call.deadline.require("body")
         call.set_read_timeout(remaining)
         try:
             # read1 decodes at most one chunk per call, so a compression bomb
@@ -316,7 +327,7 @@ def _read_body(
             # The watchdog's shutdown looks like the end of a body that has no
             # length, so a body that ends after the deadline is not trusted.
             if call.deadline.expired:
-                raise call.deadline.timeout_error("read")
+                raise call.deadline.timeout_error("body")
             return b"".join(chunks)
 
         total += len(chunk)
@@ -343,13 +354,14 @@ def _translate(error: Exception, call: _CallContext) -> EgressError:
     """Map a urllib3, ssl or socket error to an EgressError with a stable code."""
     host = call.target.parsed.host
     if call.deadline.expired:
-        return call.deadline.timeout_error("deadline")
+        return call.deadline.timeout_error(call.phase)
+    # NewConnectionError subclasses ConnectTimeoutError, so it is tested first.
     if isinstance(error, NewConnectionError):
         return EgressError("connection_failed", reason="connect", host=host)
     if isinstance(error, ConnectTimeoutError):
-        return EgressError("egress_timeout", reason="connect", host=host)
+        return call.deadline.timeout_error(call.phase)
     if isinstance(error, ReadTimeoutError | TimeoutError):
-        return EgressError("egress_timeout", reason="read", host=host)
+        return call.deadline.timeout_error(call.phase)
     if isinstance(error, CertificateError | ssl.SSLCertVerificationError):
         return EgressError("tls_failed", reason="certificate", host=host)
     if isinstance(error, Urllib3SSLError | ssl.SSLError):

@@ -318,10 +318,33 @@ def _normalise_path_and_query(tail: str, host: str) -> str:
         )
 
     path, separator, query = without_fragment.partition("?")
-    path = _upper_escapes(quote(path or "/", safe=_PATH_SAFE))
+    path = _remove_dot_segments(path or "/")
+    path = _upper_escapes(quote(path, safe=_PATH_SAFE))
     if not separator:
         return path
     return f"{path}?{_upper_escapes(quote(query, safe=_QUERY_SAFE))}"
+
+
+def _remove_dot_segments(path: str) -> str:
+    """Resolve "." and ".." segments of an absolute path, as RFC 3986 5.2.4 says.
+
+    urllib3 resolves them when it parses a URL, so the canonical URL does too:
+    otherwise the path checked here and the path urllib3 reads would differ.
+    A ".." never climbs above the root. Escaped dots (%2E) are left as they are.
+    """
+    output: list[str] = []
+    for segment in path.split("/"):
+        if segment == ".":
+            continue
+        if segment == "..":
+            # The first item is the empty text before the leading "/".
+            if len(output) > 1:
+                output.pop()
+            continue
+        output.append(segment)
+    if path.endswith(("/.", "/..")):
+        output.append("")
+    return "/".join(output) or "/"
 
 
 def _upper_escapes(text: str) -> str:

@@ -21,7 +21,7 @@ from apps.execution.egress.errors import EgressError
 from apps.execution.models import SourceVersion, ToolCall
 from apps.execution.pipeline import results
 from apps.execution.pipeline.context import CallContext, Final
-from apps.execution.scrubbing import scrub
+from apps.execution.scrubbing import redact_credential_fields, scrub
 from apps.integrations.contracts import grant_needs_setup
 from apps.integrations.models import IntegrationGrant
 from apps.integrations.selectors import grant_for_call
@@ -216,6 +216,7 @@ EGRESS_ANSWERS = {
     "private_ip_blocked": (400, "denied", "input"),
     "provider_redirect": (502, "denied", "provider"),
     "response_too_large": (502, "failed", "response_limit"),
+    "request_too_large": (400, "denied", "input"),
     "dns_failure": (502, "failed", "network"),
     "connection_failed": (502, "failed", "network"),
     "tls_failed": (502, "failed", "network"),
@@ -228,9 +229,13 @@ def _egress_final(ctx: CallContext, error: EgressError) -> Final:
         error.code, (502, "failed", "network")
     )
     retryable = category == "network" and error.code in ("dns_failure",)
+    # `details` carries the coarse reason and sanitised hosts only, never a
+    # URL's path or query or a header value.
+    details = error.public_details()
     body = {
         "error": error.code,
         "detail": scrub(str(error), ctx.injected),
+        "details": details,
         "errorCategory": category,
         "retryable": retryable,
     }
@@ -244,6 +249,7 @@ def _egress_final(ctx: CallContext, error: EgressError) -> Final:
         upstream_host=error.host or "",
         audit_metadata={
             "egressReason": error.reason,
+            "egressPublicReason": details["reason"],
             "redirectHost": error.redirect_host,
         },
     )
@@ -267,9 +273,8 @@ def call_upstream(ctx: CallContext, rendered) -> Final:
         return _egress_final(ctx, error)
 
     data = _decode_body(response.body, response.headers)
-    final = results.upstream_result(
-        status=response.status, data=scrub(data, ctx.injected)
-    )
+    data = redact_credential_fields(scrub(data, ctx.injected))
+    final = results.upstream_result(status=response.status, data=data)
     final.upstream_host = response.host
     final.request_bytes = response.request_bytes
     final.response_bytes = len(response.body)
