@@ -61,9 +61,14 @@ def start_agent_run(run_id: str) -> None:
 @shared_task(name="execution.reap")
 def reap() -> None:
     """Fail runs open too long and end tool calls no worker will finish."""
-    from apps.execution.reaper import tool_calls_mark_lost
+    from apps.execution.reaper import tool_calls_reap
     from apps.execution.runs import runs_fail_timed_out
 
-    lost = tool_calls_mark_lost()
+    counts = tool_calls_reap()
     timed_out = runs_fail_timed_out()
-    logger.info("reaper ran: tool_calls=%s runs=%s", lost, timed_out)
+    logger.info(
+        "reaper ran: lost=%s expired=%s runs=%s",
+        counts.lost,
+        counts.expired,
+        timed_out,
+    )
