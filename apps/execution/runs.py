@@ -51,7 +51,7 @@ def run_create(
 ) -> tuple[AgentRun, str]:
     """Create a run for `agent_id` and hand it to the runtime; return it and its token.
 
-    Raises ApiError `no_agents_defined`, NotFound-like `agent_not_found` and
+    Raises ApiError `no_agents_defined`, `agent_not_found` (404) and
     Conflict `app_not_published`.
     """
     document, agents_hash = _agents_payload(app, source_version)
@@ -136,7 +136,7 @@ def run_agent_config(run: AgentRun) -> dict | None:
     """Return the run's agent as approved, with the tool names it may call.
 
     Draft runs use the current approval when there is one, else the draft;
-    agents.json holds placeholders but no secret values either way.
+    agents.json contains placeholders but no secret values either way.
     """
     payload = _approved_or_draft_payload(run.app, run.source_version)
     agent = agent_config(payload, run.agent_id) if payload else None

@@ -9,6 +9,8 @@ logger = logging.getLogger(__name__)
 
 
 def _run_step(run: AgentRun, step: dict) -> dict:
+    # NOTE: scripted steps run inline and take no workspace slot; this runtime
+    # exists under the test settings only.
     from apps.execution.pipeline.runner import execute_tool_call
     from apps.execution.tasks import claim_tool_call
 

@@ -1,7 +1,7 @@
 """The `webhook` runtime: POST the run to SECOND_AGENT_RUNTIME_URL.
 
 The body is `{runId, runToken, agent, prompt, callbackUrl}`. `agent` is the
-approved configuration of the run's agent, which holds placeholders but never a
+approved configuration of the run's agent, which contains placeholders but never a
 secret value, with the names of the tools the runtime may call. The request goes
 through the egress client; `SECOND_EGRESS_OPERATOR_HOSTS` lets ops place the
 runtime on the private network.
@@ -59,7 +59,9 @@ def start(run: AgentRun) -> None:
         )
         return
     if not 200 <= response.status < 300:
-        logger.warning("runtime refused run: run=%s status=%s", run.pk, response.status)
+        logger.warning(
+            "runtime hand-off rejected: run=%s status=%s", run.pk, response.status
+        )
         run_fail(
             run=run,
             code="runtime_handoff_failed",
