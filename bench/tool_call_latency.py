@@ -5,13 +5,15 @@
 Starts an HTTPS upstream on 127.0.0.1 with a test CA and times N calls of
 GET /json three ways, after a short warm-up:
 
-(a) `requests.get` straight to the upstream, trusting the test CA; a new
-    connection per call, as the egress client opens one per call;
-(b) POST /api/internal/tool-execute in this process with eager tasks: the
-    route, the row, the pipeline, the egress client and the audit event;
-(c) with `--worker`, the same route with a real `celery -A config worker`
-    running the task, woken through Redis. Needs DATABASE_URL (PostgreSQL)
-    and REDIS_URL; the broker is CELERY_BROKER_URL or REDIS_URL.
+(a) `requests.get` straight to the upstream, trusting the test CA. Each call
+    opens a new connection, as the egress client does.
+(b) POST /api/internal/tool-execute in this process with eager tasks. This
+    covers the route, the row, the pipeline, the egress client and the audit
+    event.
+(c) With `--worker`, the same route with a real `celery -A config worker`
+    running the task and waking the web side through Redis. This needs
+    DATABASE_URL (PostgreSQL) and REDIS_URL. The broker is CELERY_BROKER_URL,
+    or REDIS_URL when that is unset.
 
 It prints the median and the 99th percentile of each, and their ratio to (a).
 The database is a scratch test database made and dropped by Django's test
@@ -175,7 +177,7 @@ def direct_call(server: UpstreamServer, ca: TestCA) -> Callable[[], None]:
     def call() -> None:
         response = requests.get(url, verify=str(ca.pem_path), timeout=10)
         if response.status_code != 200:
-            raise RuntimeError(f"direct call answered {response.status_code}")
+            raise RuntimeError(f"direct call returned {response.status_code}")
 
     return call
 
@@ -193,7 +195,7 @@ def tool_execute_call(run_id: str, token: str) -> Callable[[], None]:
         )
         if response.status_code != 200 or response.json().get("mock") is not False:
             raise RuntimeError(
-                f"tool-execute answered {response.status_code}: "
+                f"tool-execute returned {response.status_code}: "
                 f"{response.content[:300]!r}"
             )
 
@@ -241,21 +243,27 @@ def start_worker(log_path: Path):
 
 
 def report(figures: list[Figures], calls: int) -> None:
+    """Write the figures as a table, one path a line, to standard output."""
     base = figures[0]
-    print(f"{calls} calls per path, after {WARMUP_CALLS} warm-up calls")
-    print(f"{'path':<34} {'median ms':>10} {'p99 ms':>10} {'x median':>9} {'x p99':>7}")
+    lines = [
+        f"{calls} calls per path, after {WARMUP_CALLS} warm-up calls",
+        f"{'path':<34} {'median ms':>10} {'p99 ms':>10} {'x median':>9} {'x p99':>7}",
+    ]
     for item in figures:
-        print(
+        median_ratio = item.median_ms / base.median_ms
+        p99_ratio = item.p99_ms / base.p99_ms
+        lines.append(
             f"{item.label:<34} {item.median_ms:>10.2f} {item.p99_ms:>10.2f} "
-            f"{item.median_ms / base.median_ms:>9.1f} {item.p99_ms / base.p99_ms:>7.1f}"
+            f"{median_ratio:>9.1f} {p99_ratio:>7.1f}"
         )
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def main() -> None:
     args = parse_args()
-    # The stand-in server writes the status line and the body separately; with
-    # Nagle's algorithm on, the second write waits for the client's delayed ACK
-    # (about 40 ms on Linux), which would be timed as if it were the product.
+    # The stand-in server leaves Nagle's algorithm on, so a small write that
+    # follows another waits for the client's delayed ACK: about 40 ms a call on
+    # this machine, which would be timed as if the product spent it.
     upstream._Handler.disable_nagle_algorithm = True
     with tempfile.TemporaryDirectory(prefix="second-bench-") as scratch:
         ca = make_test_ca(Path(scratch))

@@ -107,3 +107,20 @@ def app_collaborators_set(
         ",".join(added),
         ",".join(removed),
     )
+
+
+def app_collaborators_remove_user(*, workspace, user) -> int:
+    """Drop `user` from the collaborators of every app of `workspace`.
+
+    Called when the member leaves, because collaborators are members of the
+    app's workspace. Returns the number of apps the user collaborated on.
+    """
+    through = App.collaborators.through
+    removed, _ = through.objects.filter(app__workspace=workspace, user=user).delete()
+    if removed:
+        logger.info(
+            "collaborator removed from apps: workspace=%s count=%s",
+            workspace.pk,
+            removed,
+        )
+    return removed

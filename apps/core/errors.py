@@ -6,6 +6,7 @@ contract names them (`fields`, `toolCallId`, `retryable`).
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -75,6 +76,10 @@ class ValidationFailed(ApiError):
 
 
 NOT_FOUND_BODY = {"error": "not_found", "detail": "Not found."}
+REQUEST_TOO_LARGE_BODY = {
+    "error": "request_too_large",
+    "detail": "The request body is larger than 16 MiB; send less data.",
+}
 
 
 def _flatten_drf_errors(data, prefix: str = "") -> dict[str, list[str]]:
@@ -137,6 +142,8 @@ def api_exception_handler(exc, context) -> Response | None:
         return Response(exc.body(), status=exc.status_code, headers=exc.headers)
     if isinstance(exc, Http404):
         return Response(NOT_FOUND_BODY, status=404)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(REQUEST_TOO_LARGE_BODY, status=413)
     if isinstance(exc, drf_exceptions.APIException):
         response = _drf_error_response(exc)
         if getattr(exc, "auth_header", None):

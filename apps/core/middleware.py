@@ -6,8 +6,14 @@ import uuid
 from contextvars import ContextVar
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 
-from apps.core.errors import NOT_FOUND_BODY, json_response, json_server_error
+from apps.core.errors import (
+    NOT_FOUND_BODY,
+    REQUEST_TOO_LARGE_BODY,
+    json_response,
+    json_server_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +40,7 @@ class RequestIdMiddleware:
         response["X-Request-Id"] = request_id
         # Django's own 404 pages are HTML; every unmatched API path returns JSON.
         is_json = response.get("Content-Type", "").startswith("application/json")
-        if (
-            request.path.startswith("/api/")
-            and response.status_code == 404
-            and not is_json
-        ):
+        if is_api_path(request.path) and response.status_code == 404 and not is_json:
             return json_response(NOT_FOUND_BODY, status=404)
         return response
 
@@ -63,6 +65,8 @@ class ApiErrorMiddleware:
     def process_exception(self, request, exception):
         if not is_api_path(request.path):
             return None
+        if isinstance(exception, RequestDataTooBig):
+            return json_response(REQUEST_TOO_LARGE_BODY, status=413)
         logger.error(
             "unhandled error on an API route: path=%s error=%s",
             request.path,

@@ -1,4 +1,4 @@
-"""End tool calls that nobody will finish: lost running rows and stale queued rows.
+"""End tool calls that no worker will finish: lost running rows, stale queued rows.
 
 A worker that dies mid-call leaves its row `running`, holding one of the
 workspace's slots for good. Once the web side has stopped waiting and the task
@@ -33,7 +33,7 @@ LOST_DETAIL = (
     "provider before sending it again."
 )
 # Extra time a queued row gets past the web wait, so a waiter that is still
-# alive expires its own row and answers `retryable: true` itself.
+# alive expires its own row and returns `retryable: true` itself.
 QUEUED_GRACE_SECONDS = 10
 BATCH_SIZE = 500
 
@@ -45,12 +45,17 @@ class ReapCounts:
 
 
 def wait_seconds() -> float:
-    """How long the web side waits for a call before it gives up."""
+    """Return the seconds the web side waits for a call before it gives up."""
     return settings.SECOND_EGRESS_DEADLINE_SECONDS + WAIT_MARGIN_SECONDS
 
 
 def lost_after_seconds() -> float:
-    """How long a row may stay `running` before it counts as lost."""
+    """Return the seconds a row may stay `running` before it counts as lost.
+
+    NOTE: this relies on the worker's hard time limit ending the task first. The
+    default prefork pool enforces it; the threads pool does not, so there a
+    call marked lost may still be running.
+    """
     return wait_seconds() + settings.CELERY_TASK_TIME_LIMIT
 
 
@@ -97,7 +102,7 @@ def _lost_entry(call: ToolCall, cutoff_seconds: float) -> AuditEntry:
 
 
 def _mark_one_lost(call_id, *, started_before, now, cutoff_seconds: float) -> bool:
-    """Mark one running row lost and audit it; False if its state changed first.
+    """Mark one running row lost and audit it; return False if it changed first.
 
     The update and its audit event commit together: if the audit write raises,
     the row stays `running` and the next pass tries again.
@@ -132,8 +137,10 @@ def tool_calls_mark_lost(*, now: datetime.datetime | None = None) -> int:
 
     Each row this call changes gets the result `tool_call_lost` and one
     `tool.custom.failed` audit event; rows another process changed first are
-    skipped. Returns how many rows this call marked. Raises whatever the
-    database or the audit log raises; rows already marked stay marked.
+    skipped. One call handles at most BATCH_SIZE rows, oldest first, and the
+    next call takes the rest. Returns how many rows this call marked. Raises
+    whatever the database or the audit log raises; rows already marked stay
+    marked.
     """
     now = now or timezone.now()
     cutoff_seconds = lost_after_seconds()
@@ -150,7 +157,10 @@ def tool_calls_mark_lost(*, now: datetime.datetime | None = None) -> int:
     marked = 0
     for call_id in candidates:
         if _mark_one_lost(
-            call_id, started_before=started_before, now=now, cutoff_seconds=cutoff_seconds
+            call_id,
+            started_before=started_before,
+            now=now,
+            cutoff_seconds=cutoff_seconds,
         ):
             marked += 1
     return marked

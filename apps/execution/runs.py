@@ -186,6 +186,17 @@ def run_fail(*, run: AgentRun, code: str, detail: str) -> bool:
     return True
 
 
+def runs_fail_for_user(*, workspace, user) -> int:
+    """Fail the open runs `user` started in `workspace` (`member_removed`)."""
+    open_runs = AgentRun.objects.select_related("workspace").filter(
+        workspace=workspace, triggering_user=user, status__in=AgentRun.OPEN_STATUSES
+    )
+    detail = "The member who started the run was removed from the workspace."
+    return sum(
+        run_fail(run=run, code="member_removed", detail=detail) for run in open_runs
+    )
+
+
 def runs_fail_timed_out(*, now=None) -> int:
     """Fail every run still open after SECOND_RUN_TIMEOUT_SECONDS (`run_timed_out`).
 

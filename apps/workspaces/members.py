@@ -97,13 +97,27 @@ def _audit_member(
     )
 
 
+def _locked(membership: Membership) -> Membership:
+    """Re-read a membership under a row lock, so its role cannot change meanwhile."""
+    fresh = (
+        Membership.objects.select_for_update()
+        .select_related("user", "workspace")
+        .filter(pk=membership.pk)
+        .first()
+    )
+    if fresh is None:
+        raise NotFound()
+    return fresh
+
+
 def member_change_role(
     *, actor_membership: Membership, target: Membership, role: str, source: Source
 ) -> Membership:
     """Give `target` the role `role`.
 
-    Raises ApiError `invalid_role`, `cannot_change_own_role` and
-    `workspace_must_have_owner`, and PermissionDenied
+    Both memberships are re-read under row locks, so the rules are checked on
+    the current roles. Raises ApiError `invalid_role`, `cannot_change_own_role`
+    and `workspace_must_have_owner`, and PermissionDenied
     `workspace_owner_management_forbidden` when an owner is involved and the
     actor is not one.
     """
@@ -116,12 +130,14 @@ def member_change_role(
             "cannot_change_own_role",
             "You cannot change your own role; ask another owner or admin.",
         )
-    _check_owner_rights(actor_membership, target.role, role)
-    if target.role == role:
-        return target
 
-    previous = target.role
     with transaction.atomic():
+        actor_membership = _locked(actor_membership)
+        target = _locked(target)
+        _check_owner_rights(actor_membership, target.role, role)
+        previous = target.role
+        if previous == role:
+            return target
         if previous == Role.OWNER:
             _check_keeps_an_owner(target)
         target.role = role
@@ -146,25 +162,33 @@ def member_change_role(
 def member_remove(
     *, actor_membership: Membership, target: Membership, source: Source
 ) -> None:
-    """Remove `target` from the workspace and from its teams.
+    """Remove `target` from the workspace, its teams and its apps' collaborators,
+    and fail the runs it started that are still open.
 
     Raises ApiError `cannot_remove_self` and `workspace_must_have_owner`, and
     PermissionDenied `workspace_owner_management_forbidden`.
     """
+    from apps.applications.collaborators import app_collaborators_remove_user
+    from apps.execution.runs import runs_fail_for_user
+
     if target.pk == actor_membership.pk:
         raise ApiError(
             "cannot_remove_self",
             "You cannot remove yourself; ask another owner or admin.",
         )
-    _check_owner_rights(actor_membership, target.role)
 
     with transaction.atomic():
+        actor_membership = _locked(actor_membership)
+        target = _locked(target)
+        _check_owner_rights(actor_membership, target.role)
         if target.role == Role.OWNER:
             _check_keeps_an_owner(target)
-        user = target.user
-        membership_id = target.pk
+        user, workspace, membership_id = target.user, target.workspace, target.pk
+        app_collaborators_remove_user(workspace=workspace, user=user)
         target.delete()
     user_sync_staff(user=user)
+    # The removed member's runs must not go on acting for them.
+    runs_fail_for_user(workspace=workspace, user=user)
     # NOTE: OAuth connected accounts are not built yet; once they are, removing
     # a member must revoke that member's accounts in this workspace here.
 

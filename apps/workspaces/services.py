@@ -32,6 +32,7 @@ def user_sync_staff(*, user) -> None:
 
 def _unique_slug(name: str, slug: str | None) -> str:
     if slug:
+        slug = slug.lower()
         if Workspace.objects.filter(slug=slug).exists():
             raise Conflict(
                 "workspace_slug_unavailable",

@@ -185,6 +185,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
+        # Django's own handlers print request paths unmasked, and an invitation
+        # path carries its token, so these loggers use the JSON handler too.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+        },
         "django.db.backends": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
     },

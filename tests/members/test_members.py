@@ -1,12 +1,17 @@
 """Members: list, change role, remove, with the rules of the member table."""
 
 import pytest
+from django.db import transaction
 
 from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from apps.audit.services import Source
-from apps.core.errors import ApiError
-from apps.workspaces.members import member_change_role, member_find
+from apps.core.errors import ApiError, PermissionDenied
+from apps.workspaces.members import (
+    _check_keeps_an_owner,
+    member_change_role,
+    member_find,
+)
 from apps.workspaces.models import Membership, TeamMembership
 from apps.workspaces.services import membership_add
 from tests.conftest import make_persona
@@ -128,7 +133,7 @@ def test_unknown_member_is_404(world):
     assert response.json() == {"error": "not_found", "detail": "Not found."}
 
 
-def test_last_owner_cannot_be_demoted(world):
+def test_stale_owner_view_is_rechecked(world):
     second = make_persona("second-owner")
     membership_add(
         workspace=world.workspace,
@@ -142,18 +147,26 @@ def test_last_owner_cannot_be_demoted(world):
         actor_membership=second_view, target=first_view, role="admin", source=Source()
     )
 
-    # The first owner's own view of its membership is stale: it still says owner.
-    stale_actor = Membership(pk=first_view.pk, workspace=world.workspace, role="owner")
-    stale_actor.user = world.owner.user
-    with pytest.raises(ApiError) as refused:
+    # first_view still says owner; the service re-reads it under a lock.
+    with pytest.raises(PermissionDenied) as refused:
         member_change_role(
-            actor_membership=stale_actor,
-            target=member_find(workspace=world.workspace, user_id=second.user.pk),
+            actor_membership=first_view,
+            target=second_view,
             role="admin",
             source=Source(),
         )
-    assert refused.value.code == "workspace_must_have_owner"
+
+    assert refused.value.code == "workspace_owner_management_forbidden"
     assert role_of(world, second.user) == "owner"
+
+
+def test_last_owner_check_refuses(world):
+    only_owner = member_find(workspace=world.workspace, user_id=world.owner.user.pk)
+
+    with transaction.atomic(), pytest.raises(ApiError) as refused:
+        _check_keeps_an_owner(only_owner)
+
+    assert refused.value.code == "workspace_must_have_owner"
 
 
 def test_workspace_patch_needs_manage(world):

@@ -1,6 +1,6 @@
 """The tool-call reaper: lost running rows, stale queued rows and its command.
 
-These run on SQLite and PostgreSQL with eager tasks; rows are aged by writing
+These run on SQLite and PostgreSQL with eager tasks. Rows are aged by writing
 their timestamps in the past, so no test waits for a clock.
 """
 
@@ -57,9 +57,7 @@ def _lost_events(call: ToolCall):
     )
 
 
-def test_lost_row_frees_its_slot_and_shows_on_the_run(
-    settings, world, harness, upstream
-):
+def test_lost_row_frees_slot(settings, world, harness, upstream):
     settings.SECOND_TOOL_CONCURRENCY_PER_WORKSPACE = 1
     built = harness(public_tool("/json"))
     stuck = _row(
@@ -87,9 +85,9 @@ def test_lost_row_frees_its_slot_and_shows_on_the_run(
     assert event.related_ids["runId"] == built.run_id
 
     path = f"{world.base}/apps/{built.app.pk}/agent-runs/{built.run_id}"
-    shown = world.owner.get(path).json()["toolCalls"][0]
-    assert shown["state"] == "lost"
-    assert shown["result"]["error"] == "tool_call_lost"
+    listed = world.owner.get(path).json()["toolCalls"][0]
+    assert listed["state"] == "lost"
+    assert listed["result"]["error"] == "tool_call_lost"
 
     answer = built.call()
     assert answer.status_code == 200, answer.content

@@ -1,8 +1,9 @@
-"""Per-workspace slots: a full workspace is refused, another runs meanwhile.
+"""Per-workspace slots: a full workspace is rejected while another one runs.
 
 Tasks run eagerly, each call in its own thread with its own PostgreSQL
 connection, so the slot count and its workspace row lock are the real ones.
-SQLite serialises writers and cannot hold two calls open at once.
+The in-memory SQLite test database fails concurrent writes from threads with
+"database table is locked", so this test needs PostgreSQL.
 """
 
 import threading
@@ -15,7 +16,7 @@ from tests.timeouts.conftest import public_tool, require_postgres, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-# Caps how long the upstream holds a call if the test fails before releasing it.
+# Caps how long the upstream delays a call if the test fails before releasing it.
 MAX_HOLD_SECONDS = 30.0
 
 
@@ -45,7 +46,7 @@ def _running_in(workspace_id) -> int:
     ).count()
 
 
-def test_full_workspace_is_refused_while_another_runs(
+def test_full_workspace_rejected_other_runs(
     settings, world, harness, other_harness, upstream
 ):
     require_postgres()
@@ -53,18 +54,18 @@ def test_full_workspace_is_refused_while_another_runs(
     settings.SECOND_EGRESS_DEADLINE_SECONDS = 40
     release = threading.Event()
     upstream.server.set_route("/hold", _hold_route(release))
-    held = harness(public_tool("/hold"))
+    holding = harness(public_tool("/hold"))
     other = other_harness(public_tool("/json"))
 
     answers: list = []
-    threads = [_call_in_thread(held, answers) for _ in range(2)]
+    threads = [_call_in_thread(holding, answers) for _ in range(2)]
     try:
         wait_for(
             lambda: _running_in(world.workspace.pk) == 2,
             what="two calls holding workspace A's slots",
         )
 
-        refused = held.call()
+        rejected = holding.call()
         elsewhere = other.call()
         still_running = _running_in(world.workspace.pk)
     finally:
@@ -72,10 +73,10 @@ def test_full_workspace_is_refused_while_another_runs(
         for thread in threads:
             thread.join(timeout=MAX_HOLD_SECONDS + 10)
 
-    assert refused.status_code == 429, refused.content
-    assert refused.json()["error"] == "tool_rate_limited"
-    assert refused.json()["retryable"] is True
-    assert int(refused["Retry-After"]) >= 1
+    assert rejected.status_code == 429, rejected.content
+    assert rejected.json()["error"] == "tool_rate_limited"
+    assert rejected.json()["retryable"] is True
+    assert int(rejected["Retry-After"]) >= 1
     assert elsewhere.status_code == 200, elsewhere.content
     assert elsewhere.json()["data"] == {"ok": True}
     assert still_running == 2

@@ -1,7 +1,7 @@
 """The deadline and the size cap hold inside a real Celery worker.
 
-The worker runs with SECOND_EGRESS_DEADLINE_SECONDS=2; each answer is read
-back through tool-execute, as an agent runtime would read it.
+The worker runs with SECOND_EGRESS_DEADLINE_SECONDS=2. Each result is read back
+through tool-execute, as an agent runtime would read it.
 """
 
 import pytest
@@ -19,7 +19,9 @@ def _worker_env(upstream, *, extra_resolve: str = "") -> dict[str, str]:
     resolve = upstream.env["SECOND_EGRESS_RESOLVE"]
     return {
         **upstream.env,
-        "SECOND_EGRESS_RESOLVE": f"{resolve},{extra_resolve}" if extra_resolve else resolve,
+        "SECOND_EGRESS_RESOLVE": f"{resolve},{extra_resolve}"
+        if extra_resolve
+        else resolve,
         "SECOND_EGRESS_DEADLINE_SECONDS": WORKER_DEADLINE,
     }
 

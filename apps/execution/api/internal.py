@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from apps.applications.selectors import app_find_in_workspace
 from apps.audit.services import Actor, Source
-from apps.core.errors import ApiError, NotFound, PermissionDenied
+from apps.core.errors import ApiError, PermissionDenied
 from apps.execution.internal_auth import (
     InternalAuthentication,
     InternalOrRunAuthentication,
@@ -30,17 +30,25 @@ class InternalAPIView(APIView):
 
 
 def _run_for_caller(caller, run_id) -> AgentRun:
+    """Return the run the body names, as far as the caller may reach it.
+
+    A run token acts for its own run only, and any other id gets the same
+    `run_mismatch`, whether that run exists or not. With the internal token an
+    unknown run is `403 app_not_found`, as for a run outside the named app.
+    """
     parsed = parse_id(run_id)
+    if caller.kind == "run" and caller.run.pk != parsed:
+        raise PermissionDenied(
+            "run_mismatch", "A run token may act only for its own run."
+        )
     run = (
         AgentRun.objects.select_related("app__workspace").filter(pk=parsed).first()
         if parsed
         else None
     )
     if run is None:
-        raise NotFound()
-    if caller.kind == "run" and caller.run.pk != run.pk:
         raise PermissionDenied(
-            "run_mismatch", "A run token may act only for its own run."
+            "app_not_found", "No run with that runId exists in a reachable app."
         )
     return run
 

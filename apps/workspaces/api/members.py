@@ -69,6 +69,8 @@ class WorkspaceDetailView(WorkspaceAPIView):
         data = WorkspacePatchInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        if "slug" in values:
+            values["slug"] = values["slug"].lower()
         slug = values.get("slug")
         taken = Workspace.objects.filter(slug=slug).exclude(pk=self.workspace.pk)
         if slug and taken.exists():
