@@ -36,7 +36,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import upstream  # noqa: E402
 from tests.support.tls import TestCA, make_test_ca  # noqa: E402
 from tests.support.upstream import LOOPBACK, UpstreamServer  # noqa: E402
 
@@ -261,10 +260,6 @@ def report(figures: list[Figures], calls: int) -> None:
 
 def main() -> None:
     args = parse_args()
-    # The stand-in server leaves Nagle's algorithm on, so a small write that
-    # follows another waits for the client's delayed ACK: about 40 ms a call on
-    # this machine, which would be timed as if the product spent it.
-    upstream._Handler.disable_nagle_algorithm = True
     with tempfile.TemporaryDirectory(prefix="second-bench-") as scratch:
         ca = make_test_ca(Path(scratch))
         with UpstreamServer(names=(HOST,), tls_ca=ca) as server:

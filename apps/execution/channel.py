@@ -30,8 +30,14 @@ def channel_enabled() -> bool:
     return not settings.CELERY_TASK_ALWAYS_EAGER and bool(settings.REDIS_URL)
 
 
-def notify_done(tool_call_id) -> None:
-    if not channel_enabled():
+def notify_done(tool_call_id, *, from_broker: bool) -> None:
+    """Wake the waiter of a call whose task came through the broker.
+
+    Whether a task was delivered by the broker is a fact of the task, not of the
+    settings: a worker under the test settings reads eager mode for its own
+    publishing, yet a web process is waiting on the list.
+    """
+    if not (from_broker and settings.REDIS_URL):
         return
     client = _client(settings.REDIS_URL)
     pipeline = client.pipeline()

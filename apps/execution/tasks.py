@@ -27,8 +27,8 @@ def claim_tool_call(tool_call_id) -> ToolCall | None:
 
 # Tool calls are acknowledged on receipt and never retried: a call may have
 # reached the provider, and sending it twice is not safe.
-@shared_task(name="execution.run_tool_call", acks_late=False, max_retries=0)
-def run_tool_call(tool_call_id: str) -> None:
+@shared_task(bind=True, name="execution.run_tool_call", acks_late=False, max_retries=0)
+def run_tool_call(self, tool_call_id: str) -> None:
     from apps.execution.pipeline.runner import execute_tool_call
 
     call = claim_tool_call(tool_call_id)
@@ -38,7 +38,7 @@ def run_tool_call(tool_call_id: str) -> None:
     try:
         execute_tool_call(call)
     finally:
-        notify_done(tool_call_id)
+        notify_done(tool_call_id, from_broker=not self.request.is_eager)
 
 
 @shared_task(name="execution.start_agent_run")

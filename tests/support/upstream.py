@@ -189,6 +189,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_SECONDS
+    # Headers and body go out in separate writes; with Nagle's algorithm on,
+    # each answer waits for the client's delayed ACK, about 40 ms on loopback.
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_GET(self) -> None:

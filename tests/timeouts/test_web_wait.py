@@ -123,14 +123,6 @@ def _queue_call(built) -> ToolCall:
     )
 
 
-# `raises` keeps a missing PostgreSQL or Redis a failure under SECOND_TEST_STRICT.
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="the worker reads CELERY_TASK_ALWAYS_EAGER=True from the test settings, "
-    "so channel_enabled() is false there and it never pushes to toolcall:{id}; "
-    "the web then waits out its whole wait before reading the row",
-)
 def test_worker_wakes_the_waiter(worker_mode, harness, upstream):
     worker_mode(upstream.env)
     built = harness(public_tool("/json"))
