@@ -17,9 +17,28 @@ from apps.applications.models import App, AppSnapshot
 from apps.applications.selectors import snapshot_files
 from apps.audit.services import Source
 from apps.core.errors import ApiError
+from apps.execution.egress.verdict import tool_verdict
 from apps.workspaces.admin_base import WorkspaceScopedAdmin
 from apps.workspaces.roles import role_governs
 from apps.workspaces.selectors import role_in
+
+
+def _custom_tools(document: dict):
+    for agent in document.get("agents") or []:
+        yield from (t for t in agent.get("tools") or [] if t.get("type") == "custom")
+    yield from document.get("appTools") or []
+
+
+def egress_verdicts(document: dict) -> list:
+    """The `egress_check` verdict of every custom tool's endpoint."""
+    return [
+        tool_verdict(
+            tool=tool.get("name", ""),
+            url=tool.get("endpoint", {}).get("url", ""),
+            domain=tool.get("integration", {}).get("domain", ""),
+        )
+        for tool in _custom_tools(document)
+    ]
 
 
 @admin.register(App)
@@ -58,14 +77,16 @@ class AppAdmin(WorkspaceScopedAdmin):
             if state.document is not None
             else ""
         )
-        summary = None
+        summary, verdicts = None, []
         if state.state not in ("none", "invalid"):
             summary = security_summary(state.document)
             summary["domains"] = [describe_domain(d) for d in summary["domains"]]
+            verdicts = egress_verdicts(state.document)
         return {
             "agents_state": state,
             "agents_payload": payload_text,
             "agents_summary": summary,
+            "egress_verdicts": verdicts,
             "approve_url": reverse(
                 "admin:applications_app_approve_agents", args=[app.pk]
             ),
