@@ -276,3 +276,13 @@ def test_ended_run_token_is_refused(harness, upstream):
     assert answer.status_code == 409
     assert answer.json()["error"] == "run_not_active"
     assert AuditEvent.objects.filter(event_name="app_agent_run.completed").count() == 1
+
+
+def test_nul_in_upstream_answer_is_stored(harness, upstream):
+    upstream.server.set_json("/nul", {"name": "a\x00b"})
+    document = tool_document(url=f"https://{DOMAIN}/nul", domain=DOMAIN)
+    answer = harness(document).call()
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["data"] == {"name": "a\ufffdb"}
+    assert ToolCall.objects.get().state == ToolCall.State.COMPLETED

@@ -345,8 +345,18 @@ class TestInputIsData:
         assert upstream.requests == []
         assert_no_dials(upstream.dial_log)
 
+    def test_nul_in_input_is_refused(self, harness, upstream):
+        document = public_tool("/echo", endpoint={"headers": {"X-Customer": "{{c}}"}})
+
+        answer = harness(document).call({"c": "a\x00b"})
+
+        assert answer.status_code == 400
+        assert answer.json()["error"] == "invalid_request"
+        assert "$.toolInput.c" in answer.json()["detail"]
+        assert upstream.requests == []
+
     @pytest.mark.parametrize(
-        "value", ["a\r\nX-Injected: 1", "a\nb", "a\rb", "a\x00b", "a\tb", "a\x7fb"]
+        "value", ["a\r\nX-Injected: 1", "a\nb", "a\rb", "a\tb", "a\x7fb"]
     )
     def test_control_characters_in_header_refused(self, harness, upstream, value):
         document = public_tool("/echo", endpoint={"headers": {"X-Customer": "{{c}}"}})
