@@ -70,6 +70,9 @@ class LocalEncryptedStore:
     backend = StoredSecret.Backend.LOCAL
 
     def put(self, *, workspace_id, purpose: str, value: str) -> StoredSecret:
+        from apps.secret_store.canary import canary_ensure_newest
+
+        canary_ensure_newest()
         key_id, ciphertext = encrypt(
             workspace_id=workspace_id, purpose=purpose, value=value
         )
@@ -94,6 +97,9 @@ class LocalEncryptedStore:
         )
 
     def rotate(self, secret: StoredSecret, *, value: str) -> StoredSecret:
+        from apps.secret_store.canary import canary_ensure_newest
+
+        canary_ensure_newest()
         key_id, ciphertext = encrypt(
             workspace_id=secret.workspace_id, purpose=secret.purpose, value=value
         )
