@@ -54,6 +54,15 @@ def child_path(parent: str, key: str | int) -> str:
     return f"{parent}[{json.dumps(key, ensure_ascii=False)}]"
 
 
+def fill_placeholders(text: str, value: str = "x") -> str:
+    """Replace every placeholder in `text` with `value`.
+
+    Placeholders may sit in a URL's path and query only, so a filled URL keeps
+    the scheme, host and port that were approved.
+    """
+    return PLACEHOLDER_PATTERN.sub(value, text)
+
+
 def names_in_text(text: str) -> list[str]:
     """Return the placeholder names in `text`, in order of appearance."""
     return PLACEHOLDER_PATTERN.findall(text)

@@ -6,14 +6,13 @@ and opens no connection. Placeholders may sit in the path and query only, so
 the filled value never changes the host that is judged.
 """
 
-import re
 from dataclasses import dataclass
 
+from apps.agents.placeholders import fill_placeholders
 from apps.execution.egress.client import EgressPolicy, check_destination
 from apps.execution.egress.deadline import Deadline
 from apps.execution.egress.errors import EgressError
 
-PLACEHOLDER = re.compile(r"\{\{[A-Za-z0-9_.-]+\}\}")
 # A page shows one verdict per tool, so each lookup gets a short deadline.
 VERDICT_DEADLINE_SECONDS = 3.0
 
@@ -31,7 +30,7 @@ class ToolVerdict:
 
 def tool_verdict(*, tool: str, url: str, domain: str) -> ToolVerdict:
     """Judge one tool's endpoint as `egress_check URL --domain D` would."""
-    filled = PLACEHOLDER.sub("x", url)
+    filled = fill_placeholders(url)
     policy = EgressPolicy(allowed_domain=domain, purpose="admin_verdict")
     try:
         destination = check_destination(

@@ -7,10 +7,10 @@ grant, OAuth, static secrets, templates, egress, result.
 
 import json
 import logging
-import re
 from urllib.parse import urlsplit
 
 from apps.agents.domains import host_matches_domain
+from apps.agents.placeholders import fill_placeholders
 from apps.agents.selectors import agents_state_for_files
 from apps.agents.tools import find_agent_tool, find_app_tool, tool_spec_matches
 from apps.applications.models import AppSnapshot
@@ -29,8 +29,6 @@ from apps.integrations.services import grant_read_secrets
 from apps.secret_store.errors import SecretUnavailable
 
 logger = logging.getLogger(__name__)
-
-PLACEHOLDER = re.compile(r"\{\{[A-Za-z0-9_.-]+\}\}")
 
 UNAPPROVED_CODES = {
     (ToolCall.Kind.AGENT_TOOL, SourceVersion.DRAFT): "draft_agents_config_unapproved",
@@ -106,9 +104,7 @@ def check_approval(ctx: CallContext) -> Final | None:
 
 def check_spec(ctx: CallContext) -> Final | None:
     """Step 3: the approved endpoint must still be a sane request to its domain."""
-    # Placeholders may sit only in the path and query, so a neutral value in
-    # their place leaves the scheme, host and port as approved.
-    url = PLACEHOLDER.sub("x", str(ctx.spec.endpoint.get("url", "")))
+    url = fill_placeholders(str(ctx.spec.endpoint.get("url", "")))
     try:
         host = urlsplit(url).hostname or ""
     except ValueError:
