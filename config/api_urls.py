@@ -1,4 +1,4 @@
-"""Routes of `/api/`; each answers with and without a trailing slash."""
+"""Routes of `/api/`; each matches with and without a trailing slash."""
 
 from apps.accounts.api.urls import urlpatterns as account_urls
 from apps.accounts.api.views import MyTokensView

@@ -30,7 +30,7 @@ def _custom_tools(document: dict):
 
 
 def egress_verdicts(document: dict) -> list:
-    """The `egress_check` verdict of every custom tool's endpoint."""
+    """Return the `egress_check` verdict of every custom tool's endpoint."""
     return [
         tool_verdict(
             tool=tool.get("name", ""),

@@ -33,7 +33,7 @@ def app_find_visible(*, membership, app_id) -> App | None:
 
 
 def app_is_builder(*, membership, app: App) -> bool:
-    """Whether the member builds this app: creator, collaborator, owner or admin."""
+    """Tell whether the member builds this app (creator, collaborator, owner, admin)."""
     if role_governs(membership.role):
         return True
     if app.created_by_id == membership.user_id:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from apps.core.middleware import current_request_id
 
 # Bearer tokens of every kind, and the token in an invitation link. Django logs
-# request paths of 4xx answers, and an invitation path carries its token.
+# request paths of 4xx responses, and an invitation path carries its token.
 _TOKEN = re.compile(r"\b(pat|run|inv)_[a-z0-9]{12}_[A-Za-z0-9_-]+")
 _INVITATION_PATH = re.compile(r"(/invitations/)(?!joined/)[A-Za-z0-9_-]{20,}")
 

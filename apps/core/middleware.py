@@ -50,7 +50,7 @@ def is_api_path(path: str) -> bool:
 
 
 class ApiErrorMiddleware:
-    """Answer an unhandled error on an API path with a JSON 500, never a debug page.
+    """Turn an unhandled error on an API path into a JSON 500, never a debug page.
 
     The log line names the exception type and the request id only, because the
     exception's message may quote values.

@@ -3,5 +3,5 @@ from apps.execution.models import AgentRun
 
 
 def runtime_actor(run: AgentRun) -> Actor:
-    """The audit actor of what an agent runtime does for `run`."""
+    """Return the audit actor of what an agent runtime does for `run`."""
     return Actor(kind="agent", id=run.agent_id, display=f"agent {run.agent_id}")

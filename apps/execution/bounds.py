@@ -30,7 +30,8 @@ def _without_nul(value):
 def bound_json(value, *, max_bytes: int = MAX_STORED_JSON_BYTES):
     """Return `value` if it is JSON within the size and depth limits, else a marker.
 
-    Upstream answers may carry U+0000; it is replaced so the row can be stored.
+    Upstream responses may contain U+0000, which is replaced so the row can be
+    stored.
     """
     if value is None:
         return None

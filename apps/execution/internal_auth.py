@@ -26,8 +26,8 @@ class InvalidInternalToken(exceptions.AuthenticationFailed):
 
 @dataclass(frozen=True)
 class InternalCaller:
-    """Who called an internal route: the runtime with the internal token, or one
-    run with its token."""
+    """The caller of an internal route: the runtime with the internal token, or
+    one run with its token."""
 
     kind: str  # "internal" or "run"
     run: AgentRun | None = None

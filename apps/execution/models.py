@@ -10,10 +10,10 @@ class SourceVersion(models.TextChoices):
 
 
 class AgentRun(models.Model):
-    """One run of an app's agent; tool calls are accepted while it is open.
+    """One run of an app's agent, which accepts tool calls while it is open.
 
-    The run token (`run_…`) is stored as a prefix and a keyed hash; it is valid
-    for this run only and refused once the run has ended.
+    The run token (`run_…`) is stored as a prefix and a keyed hash. It is valid
+    for this run only and is rejected once the run has ended.
     """
 
     class Status(models.TextChoices):

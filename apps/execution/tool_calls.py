@@ -1,4 +1,4 @@
-"""The web side of a tool call: caller checks, the queued row, the wait, the answer."""
+"""The web side of a tool call: caller checks, the queued row, the wait, the reply."""
 
 import logging
 import threading
@@ -98,7 +98,7 @@ def _timeout_answer(call_id, *, retryable: bool) -> ToolCallAnswer:
 
 
 def tool_call_await(call: ToolCall) -> ToolCallAnswer:
-    """Wait for the worker's signal, then answer from the row."""
+    """Wait for the worker's signal, then respond from the row."""
     timeout = settings.SECOND_EGRESS_DEADLINE_SECONDS + WAIT_MARGIN_SECONDS
     wait_done(call.pk, timeout_seconds=timeout)
     call.refresh_from_db()
@@ -118,6 +118,6 @@ def tool_call_await(call: ToolCall) -> ToolCallAnswer:
 
 
 def tool_call_run(**fields) -> ToolCallAnswer:
-    """Queue a call, let the worker run it and answer with its stored result."""
+    """Queue a call, let the worker run it and return its stored result."""
     call = tool_call_queue(**fields)
     return tool_call_await(call)

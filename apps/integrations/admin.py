@@ -31,7 +31,7 @@ class GrantSecretsForm(forms.ModelForm):
 
 
 def secret_field(secret: dict) -> forms.CharField:
-    """A password field that never renders a stored value back."""
+    """Return a password field that never renders a stored value back."""
     return forms.CharField(
         label=secret.get("label") or secret["name"],
         help_text=f"{secret['name']}. {secret.get('description', '')} Leave empty to "

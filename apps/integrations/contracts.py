@@ -60,7 +60,7 @@ def setup_reasons(grant: IntegrationGrant) -> list[str]:
         return ["orphaned: the app's integration-setup.json no longer lists it"]
     if grant.auth_type == IntegrationGrant.AuthType.OAUTH2:
         # TODO: OAuth provider configs are not built yet, so an OAuth grant
-        # always needs setup and its tools answer with mock data.
+        # always needs setup and its tools return mock data.
         return ["the OAuth provider is not configured"]
     if grant.configured_at is None:
         return ["not configured"]

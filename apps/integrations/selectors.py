@@ -1,4 +1,4 @@
-"""Reads of integration grants, scoped by workspace and the apps the caller sees."""
+"""Reads of integration grants, scoped by workspace and the apps the caller can see."""
 
 from django.db.models import QuerySet
 

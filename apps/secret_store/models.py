@@ -9,7 +9,7 @@ class StoredSecret(models.Model):
     For the local adapter `ciphertext` is the authenticated encryption of the
     value, with the key id in its header and the workspace id and purpose bound in
     as associated data. For WorkOS Vault only the object's id and version live
-    here. No field ever holds a plaintext value.
+    here. No field ever contains a plaintext value.
     """
 
     class Backend(models.TextChoices):

@@ -147,7 +147,8 @@ def test_stale_owner_view_is_rechecked(world):
         actor_membership=second_view, target=first_view, role="admin", source=Source()
     )
 
-    # first_view still says owner; the service re-reads it under a lock.
+    # first_view still has the owner role in memory, but the service re-reads it
+    # under a lock.
     with pytest.raises(PermissionDenied) as refused:
         member_change_role(
             actor_membership=first_view,

@@ -10,7 +10,7 @@ from apps.integrations.models import IntegrationGrant
 
 @dataclass
 class CallContext:
-    """What the steps have established so far about one tool call."""
+    """The facts the steps have established so far about one tool call."""
 
     tool_call: ToolCall
     app: App

@@ -15,7 +15,7 @@ MOCK_OAUTH_UNAVAILABLE = "OAuth connected accounts are not available yet"
 
 
 def mocked(ctx: CallContext, reason: str) -> Final:
-    """Answer with one of the tool's mock results, chosen at random."""
+    """Return one of the tool's mock results, chosen at random."""
     samples = ctx.spec.mock_data if ctx.spec else []
     data = random.choice(samples) if samples else NO_MOCK_DATA
     body = {
@@ -81,7 +81,7 @@ def upstream_category(status: int) -> str:
 
 
 def upstream_result(*, status: int, data) -> Final:
-    """Hand back the provider's answer; 4xx and 5xx are `success: false`."""
+    """Hand back the provider's response, with 4xx and 5xx as `success: false`."""
     if 200 <= status < 300:
         body = {"success": True, "data": data, "mock": False, "statusCode": status}
         return Final(

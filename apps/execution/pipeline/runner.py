@@ -33,7 +33,7 @@ AUDIT_EVENTS = {
 
 
 def _audit_ready() -> bool:
-    """Whether the audit log accepts writes; checked before anything is sent."""
+    """Check that the audit log accepts writes, before anything is sent."""
     try:
         AuditChainHead.objects.exists()
     except DatabaseError:

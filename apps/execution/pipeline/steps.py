@@ -1,7 +1,7 @@
 """The ordered checks of a tool call, one function a step.
 
 Each step takes the call context and returns None to go on or a Final result
-that decides the answer. The order is the contract: approval, spec sanity,
+that decides the response. The order is the contract: approval, spec sanity,
 grant, OAuth, static secrets, templates, egress, result.
 """
 
@@ -163,7 +163,7 @@ def resolve_oauth(ctx: CallContext) -> Final | None:
             status=403,
         )
     # TODO: connected accounts and the token broker are not built yet; every
-    # OAuth tool answers with mock data until they are.
+    # OAuth tool returns mock data until they are.
     return results.mocked(ctx, results.MOCK_OAUTH_UNAVAILABLE)
 
 
@@ -252,7 +252,7 @@ def _egress_final(ctx: CallContext, error: EgressError) -> Final:
 
 
 def call_upstream(ctx: CallContext, rendered) -> Final:
-    """Step 8 and 9: send through the egress client and hand back a bounded answer."""
+    """Step 8 and 9: send through the egress client and hand back a bounded response."""
     request = OutboundRequest(
         method=rendered.method,
         url=rendered.url,

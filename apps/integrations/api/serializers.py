@@ -4,7 +4,7 @@ from apps.integrations.models import IntegrationGrant
 
 
 def grant_body(grant: IntegrationGrant) -> dict:
-    """The read model of a grant: secret names only, never values or store ids."""
+    """Return the read model of a grant, with secret names but no values or ids."""
     stored = sorted(secret.name for secret in grant.secrets.all())
     reasons = setup_reasons(grant)
     return {

@@ -19,14 +19,12 @@ from apps.workspaces.selectors import membership_find
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DENIED = ("forbidden", "You do not have permission to do this.")
-
 
 class WorkspaceAPIView(APIView):
     """Base view of `/api/workspaces/{workspace_id}/…` routes.
 
     `permissions` maps an HTTP method to the permission it needs and the code and
-    detail of the 403 answer when the caller's role lacks it.
+    detail of the 403 response when the caller's role lacks it.
     """
 
     permissions: dict[str, tuple[str, str, str]] = {}
