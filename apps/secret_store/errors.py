@@ -6,3 +6,16 @@ class SecretUnavailable(Exception):
         self.secret_id = secret_id
         self.reason = reason
         super().__init__(f"secret {secret_id} is unavailable: {reason}")
+
+
+class SecretConflict(Exception):
+    """Error raised when the secret changed after the caller read it.
+
+    Nothing was written. The caller reloads the row and decides again.
+    """
+
+    def __init__(self, secret_id: str) -> None:
+        self.secret_id = secret_id
+        super().__init__(
+            f"secret {secret_id} was changed by someone else; reload it and retry"
+        )

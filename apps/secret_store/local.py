@@ -11,8 +11,10 @@ import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.db.models import F
+from django.utils import timezone
 
-from apps.secret_store.errors import SecretUnavailable
+from apps.secret_store.errors import SecretConflict, SecretUnavailable
 from apps.secret_store.keys import key_by_id, keyring
 from apps.secret_store.models import StoredSecret
 
@@ -97,15 +99,31 @@ class LocalEncryptedStore:
         )
 
     def rotate(self, secret: StoredSecret, *, value: str) -> StoredSecret:
+        """Replace the value if the row is still at the version the caller read.
+
+        A row that WorkOS Vault stored moves to this store with its new value.
+        """
         from apps.secret_store.canary import canary_ensure_newest
 
         canary_ensure_newest()
         key_id, ciphertext = encrypt(
             workspace_id=secret.workspace_id, purpose=secret.purpose, value=value
         )
-        secret.key_id = key_id
-        secret.ciphertext = ciphertext
-        secret.save(update_fields=["key_id", "ciphertext", "updated_at"])
+        changed = StoredSecret.objects.filter(
+            pk=secret.pk, version=secret.version
+        ).update(
+            backend=self.backend,
+            key_id=key_id,
+            ciphertext=ciphertext,
+            vault_object_id="",
+            vault_version="",
+            version=F("version") + 1,
+            updated_at=timezone.now(),
+        )
+        if not changed:
+            raise SecretConflict(str(secret.pk))
+
+        secret.refresh_from_db()
         logger.info("secret replaced: id=%s key=%s", secret.pk, key_id)
         return secret
 

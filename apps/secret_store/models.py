@@ -24,6 +24,9 @@ class StoredSecret(models.Model):
     ciphertext = models.TextField(blank=True)
     vault_object_id = models.CharField(max_length=200, blank=True)
     vault_version = models.CharField(max_length=200, blank=True)
+    # Bumped by every change of the value; a writer that read an older version
+    # gets SecretConflict instead of overwriting a newer value.
+    version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from apps.secret_store.errors import SecretUnavailable
+from apps.secret_store.errors import SecretConflict, SecretUnavailable
 from apps.secret_store.keys import keyring, parse_key
 from apps.secret_store.local import LocalEncryptedStore
 from apps.secret_store.models import StoredSecret
@@ -96,14 +96,35 @@ def test_same_value_new_nonce(store, workspace_id):
     assert first.ciphertext != second.ciphertext
 
 
-def test_store_is_local_adapter(key_a):
-    assert isinstance(secret_store(), LocalEncryptedStore)
+def test_store_writes_local_without_vault(key_a):
+    assert secret_store().backend == StoredSecret.Backend.LOCAL
 
 
-def test_vault_key_fails_closed(settings, workspace_id):
-    settings.WORKOS_API_KEY = "sk_test_unused"
-    with pytest.raises(SecretUnavailable):
-        secret_store().put(workspace_id=workspace_id, purpose=PURPOSE, value="x")
+def test_vault_row_without_vault_key_fails_closed(store, stored):
+    stored.backend = StoredSecret.Backend.WORKOS
+
+    with pytest.raises(SecretUnavailable) as refused:
+        secret_store().read(stored)
+
+    assert "WORKOS_API_KEY" in refused.value.reason
+
+
+def test_rotate_of_stale_version_conflicts(store, stored):
+    stale = reload(stored)
+    store.rotate(stored, value="xoxb-second-value")
+
+    with pytest.raises(SecretConflict):
+        store.rotate(stale, value="xoxb-lost-update")
+
+    assert store.read(reload(stored)) == "xoxb-second-value"
+
+
+def test_rotate_bumps_version(store, stored):
+    before = stored.version
+
+    store.rotate(stored, value="xoxb-second-value")
+
+    assert reload(stored).version == before + 1
 
 
 # What the row stores.
