@@ -12,6 +12,7 @@ from apps.execution.api.views import RunCollectionView, RunDetailView
 from apps.integrations.api.views import (
     IntegrationCollectionView,
     IntegrationDetailView,
+    IntegrationResetView,
     IntegrationSetupView,
 )
 from apps.workspaces.api.urls import urlpatterns as workspace_urls
@@ -53,6 +54,11 @@ urlpatterns = [
         f"{WORKSPACE}/integrations/<str:grant_id>",
         IntegrationDetailView.as_view(),
         name="integration",
+    ),
+    *api_path(
+        f"{WORKSPACE}/integrations/<str:grant_id>/reset",
+        IntegrationResetView.as_view(),
+        name="integration-reset",
     ),
     *api_path(
         "internal/tool-execute", internal.ToolExecuteView.as_view(), name="tool-execute"

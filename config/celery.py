@@ -1,6 +1,7 @@
 """The Celery application; production settings are the default, so it fails closed."""
 
 import os
+import sys
 
 from celery import Celery
 from celery.signals import worker_init
@@ -25,6 +26,11 @@ app.conf.beat_schedule = {
 @worker_init.connect
 def run_system_checks(**kwargs) -> None:
     """Refuse to start a worker while a Django system check reports an error."""
-    from config.startup import run_startup_checks
+    from config.startup import StartupChecksFailed, run_startup_checks
 
-    run_startup_checks()
+    # Celery logs and ignores an exception raised by a signal handler, so the
+    # worker is stopped with SystemExit instead.
+    try:
+        run_startup_checks()
+    except StartupChecksFailed:
+        sys.exit(1)

@@ -1,21 +1,28 @@
 """Run Django's registered system checks before a server or worker takes traffic."""
 
 import logging
-import sys
 
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.color import no_style
 
 logger = logging.getLogger(__name__)
 
 
+class StartupChecksFailed(ImproperlyConfigured):
+    """Error raised when a registered system check reports an error at start-up."""
+
+
 def run_startup_checks() -> None:
-    """Exit non-zero when any registered system check reports an error."""
+    """Log every serious system check message and raise StartupChecksFailed."""
     messages = checks.run_checks(include_deployment_checks=False)
     errors = [message for message in messages if message.is_serious()]
     if not errors:
         return
+
     style = no_style()
     for message in errors:
         logger.error("system check failed: %s", style.ERROR(str(message)))
-    sys.exit(1)
+    raise StartupChecksFailed(
+        "system checks failed: " + ", ".join(sorted({str(m.id) for m in errors}))
+    )

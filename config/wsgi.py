@@ -10,4 +10,6 @@ application = get_wsgi_application()
 
 from config.startup import run_startup_checks  # noqa: E402
 
+# An exception here, unlike sys.exit, makes gunicorn's master stop with "Worker
+# failed to boot" instead of starting a new worker forever.
 run_startup_checks()

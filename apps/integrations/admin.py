@@ -7,8 +7,12 @@ from apps.agents.domains import describe_domain
 from apps.audit.services import Actor, Source
 from apps.core.errors import ApiError
 from apps.integrations.contracts import setup_reasons
+from apps.integrations.grant_secrets import (
+    grant_configure_secrets,
+    grant_delete,
+    grant_reset,
+)
 from apps.integrations.models import IntegrationGrant
-from apps.integrations.services import grant_configure_secrets
 from apps.workspaces.admin_base import WorkspaceScopedAdmin
 from apps.workspaces.selectors import role_in
 
@@ -48,6 +52,7 @@ class IntegrationGrantAdmin(WorkspaceScopedAdmin):
     list_display = ("name", "domain", "key_slug", "app", "status", "needs_setup")
     list_filter = ("status", "auth_type")
     search_fields = ("name", "domain")
+    actions = ("reset_secrets",)
     readonly_fields = (
         "workspace",
         "app",
@@ -58,7 +63,7 @@ class IntegrationGrantAdmin(WorkspaceScopedAdmin):
         "status",
         "setup_state",
         "access_contract",
-        "configured_secret_names",
+        "secret_rotations",
         "configured_at",
     )
 
@@ -79,6 +84,17 @@ class IntegrationGrantAdmin(WorkspaceScopedAdmin):
         secrets = ("Secrets (write-only)", {"fields": list(self._secret_fields(obj))})
         return [details, secrets] if secrets[1]["fields"] else [details]
 
+    @admin.display(description="stored secrets")
+    def secret_rotations(self, obj: IntegrationGrant) -> str:
+        """List each stored secret's name and when its value last changed."""
+        stored = obj.secrets.order_by("name")
+        if not stored:
+            return "none"
+        return "; ".join(
+            f"{secret.name} (last rotated {secret.updated_at:%Y-%m-%d %H:%M} UTC)"
+            for secret in stored
+        )
+
     @admin.display(description="domain")
     def domain_scope(self, obj: IntegrationGrant) -> str:
         return describe_domain(obj.domain)
@@ -92,18 +108,56 @@ class IntegrationGrantAdmin(WorkspaceScopedAdmin):
         reasons = setup_reasons(obj)
         return "; ".join(reasons) if reasons else "configured"
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Owners and admins of the grant's workspace hold integrations:manage.
+        return self._governs(request, obj)
+
+    def _actor_and_source(self, request, grant) -> tuple[Actor, Source]:
+        role = role_in(user=request.user, workspace=grant.workspace)
+        return (
+            Actor.for_user(request.user, role or ""),
+            Source.from_request(request, trust="admin_session"),
+        )
+
     def save_model(self, request, obj, form, change) -> None:
         values = form.secret_values()
         if not values:
             return
-        role = role_in(user=request.user, workspace=obj.workspace)
+        actor, source = self._actor_and_source(request, obj)
         try:
             grant_configure_secrets(
-                grant=obj,
-                secrets=values,
-                user=request.user,
-                actor=Actor.for_user(request.user, role or ""),
-                source=Source.from_request(request, trust="admin_session"),
+                grant=obj, secrets=values, user=request.user, actor=actor, source=source
             )
         except ApiError as error:
             messages.error(request, f"Secrets not saved: {error.detail}")
+
+    def _run_per_grant(self, request, queryset, service, verb: str) -> None:
+        """Call `service` once per selected grant and report what was done."""
+        done, skipped = 0, []
+        for grant in queryset.select_related("workspace"):
+            actor, source = self._actor_and_source(request, grant)
+            try:
+                service(grant=grant, actor=actor, source=source)
+            except ApiError as error:
+                skipped.append(f"{grant.name} ({grant.domain}): {error.code}")
+                continue
+            done += 1
+        messages.success(request, f"{verb} {done} grant(s).")
+        if skipped:
+            messages.warning(
+                request, f"Skipped {len(skipped)}: " + "; ".join(skipped) + "."
+            )
+
+    @admin.action(description="Reset the selected grants' secrets")
+    def reset_secrets(self, request, queryset) -> None:
+        self._run_per_grant(request, queryset, grant_reset, "Reset")
+
+    def delete_model(self, request, obj) -> None:
+        self._run_per_grant(
+            request, IntegrationGrant.objects.filter(pk=obj.pk), grant_delete, "Deleted"
+        )
+
+    def delete_queryset(self, request, queryset) -> None:
+        # Each grant goes through the service, which deletes its stored
+        # secrets first and writes the audit event; never a bulk delete.
+        self._run_per_grant(request, queryset, grant_delete, "Deleted")

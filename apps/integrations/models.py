@@ -82,7 +82,7 @@ class GrantSecret(models.Model):
     )
     name = models.CharField(max_length=100)
     stored_secret = models.OneToOneField(
-        "secret_store.StoredSecret", on_delete=models.PROTECT, related_name="+"
+        "secret_store.StoredSecret", on_delete=models.CASCADE, related_name="+"
     )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,27 +1,20 @@
-"""Writes of integration grants: the setup sync and an admin's secrets."""
+"""Writes of integration grants by the setup sync."""
 
 import logging
-import re
 
 from django.db import transaction
-from django.utils import timezone
 
 from apps.agents.domains import domain_problems, normalize_domain
 from apps.agents.tools import normalize_key_slug
 from apps.applications.drafts import draft_write, serialise_json_file
 from apps.applications.models import INTEGRATION_SETUP_FILE, App
 from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
-from apps.core.errors import ApiError, ValidationFailed
-from apps.integrations.contracts import access_contract, required_secret_names
-from apps.integrations.models import GrantSecret, IntegrationGrant
+from apps.core.errors import ValidationFailed
+from apps.integrations.contracts import access_contract
+from apps.integrations.models import IntegrationGrant
 from apps.integrations.setup_schema import setup_validator
-from apps.secret_store.store import secret_store
 
 logger = logging.getLogger(__name__)
-
-SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
-CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
-MAX_SECRET_BYTES = 16 * 1024
 
 
 def _json_path(error) -> str:
@@ -169,127 +162,3 @@ def _audit_sync(app, grants, orphaned, actor, source) -> None:
                 ),
             ),
         )
-
-
-def _check_secret_input(grant: IntegrationGrant, secrets) -> dict[str, str]:
-    if not isinstance(secrets, dict) or not secrets:
-        raise ValidationFailed({"secrets": ["Send an object of secret name to value."]})
-    fields: dict[str, list[str]] = {}
-    requested = {secret["name"] for secret in grant.requested_secrets}
-    for name, value in secrets.items():
-        if not SECRET_NAME.match(str(name)):
-            fields[f"secrets.{name}"] = [
-                "Secret names are upper case letters, digits and underscores."
-            ]
-        elif name not in requested:
-            fields[f"secrets.{name}"] = [
-                "The grant does not request this secret; send one of "
-                f"{', '.join(sorted(requested)) or '(none)'}."
-            ]
-        elif isinstance(value, str) and CONTROL_CHARACTER.search(value):
-            fields[f"secrets.{name}"] = [
-                "The secret contains a control character or line break; paste it "
-                "again without them."
-            ]
-        elif not isinstance(value, str) or not value.strip():
-            fields[f"secrets.{name}"] = ["Send the secret as a non-empty string."]
-        elif len(value.encode()) > MAX_SECRET_BYTES:
-            fields[f"secrets.{name}"] = ["The secret is longer than 16 KiB."]
-    stored = set(grant.secrets.values_list("name", flat=True))
-    for name in required_secret_names(grant):
-        if name not in secrets and name not in stored:
-            fields[f"secrets.{name}"] = ["This required secret is missing."]
-    if fields:
-        raise ValidationFailed(fields)
-    return {str(name): value for name, value in secrets.items()}
-
-
-def _store_secret(grant: IntegrationGrant, name: str, value: str, user) -> None:
-    store = secret_store()
-    existing = GrantSecret.objects.select_related("stored_secret").filter(
-        grant=grant, name=name
-    )
-    current = existing.first()
-    if current is not None:
-        store.rotate(current.stored_secret, value=value)
-        current.updated_by = user
-        current.save(update_fields=["updated_by", "updated_at"])
-        return
-    stored = store.put(
-        workspace_id=grant.workspace_id,
-        purpose=f"integration-grant:{grant.pk}:{name}",
-        value=value,
-    )
-    GrantSecret.objects.create(
-        grant=grant, name=name, stored_secret=stored, updated_by=user
-    )
-
-
-def grant_configure_secrets(
-    *, grant: IntegrationGrant, secrets, user, actor: Actor, source: Source
-) -> IntegrationGrant:
-    """Store or replace the grant's secrets and mark what it requests as configured.
-
-    Raises ValidationFailed for bad names or values or a missing required
-    secret, and ApiError `integration_orphaned` for an orphaned grant.
-    """
-    if grant.status == IntegrationGrant.Status.ORPHANED:
-        raise ApiError(
-            "integration_orphaned",
-            "This grant is orphaned: the app no longer requests it. Delete it or "
-            "sync an integration-setup.json that lists it.",
-            status_code=409,
-        )
-    if grant.auth_type != IntegrationGrant.AuthType.STATIC:
-        raise ApiError(
-            "integration_auth_mismatch",
-            "This grant uses OAuth; configure its OAuth provider instead of secrets.",
-        )
-    values = _check_secret_input(grant, secrets)
-    with transaction.atomic():
-        for name, value in values.items():
-            _store_secret(grant, name, value, user)
-        grant.configured_groups = sorted(g["name"] for g in grant.permission_groups)
-        grant.configured_secret_names = sorted(
-            {s["name"] for s in grant.requested_secrets}
-            | set(grant.secrets.values_list("name", flat=True))
-        )
-        grant.configured_at = timezone.now()
-        grant.configured_by = user
-        grant.save()
-
-    audit_record(
-        workspace=grant.workspace,
-        entry=AuditEntry(
-            event_name="integration.secret_rotated",
-            outcome="success",
-            summary=f"{actor.display} configured {len(values)} secret(s) of "
-            f"{grant.name} ({grant.domain})",
-            actor=actor,
-            source=source,
-            target=Target(
-                type="integration",
-                id=str(grant.pk),
-                name=grant.name,
-                parent=str(grant.app_id),
-            ),
-            metadata={"secretNames": sorted(values)},
-        ),
-    )
-    logger.info("grant secrets configured: grant=%s count=%s", grant.pk, len(values))
-    return IntegrationGrant.objects.prefetch_related("secrets").get(pk=grant.pk)
-
-
-def grant_read_secrets(grant: IntegrationGrant) -> dict[str, str]:
-    """Read every stored secret of the grant for one call.
-
-    Raises SecretUnavailable when the store cannot read a value. Only the caller
-    keeps the values.
-    """
-    store = secret_store()
-    values: dict[str, str] = {}
-    for grant_secret in grant.secrets.select_related("stored_secret"):
-        value = store.read(grant_secret.stored_secret)
-        if value is not None:
-            values[grant_secret.name] = value
-    return values

@@ -11,6 +11,7 @@ import binascii
 import functools
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -43,6 +44,27 @@ def _decode_base64(value: str) -> bytes | None:
     return decoded if len(decoded) == 32 else None
 
 
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+
+
+def _damaged_key_problem(value: str) -> str | None:
+    """Return why `value` looks like a cut or padded key rather than a passphrase.
+
+    Such a value would otherwise be hashed into a passphrase key of its own and
+    quietly fail to decrypt what the real key wrote.
+    """
+    if _HEX.match(value) and 48 <= len(value) <= 80 and len(value) != 64:
+        return f"is {len(value)} hex characters, and a hex key is 64"
+    looks_base64 = _BASE64.match(value) and 40 <= len(value) <= 46
+    if looks_base64 and _decode_base64(value.rstrip("=")) is None:
+        return (
+            f"is {len(value)} base64 characters that do not decode to 32 bytes "
+            "(a base64 key is 43 characters, or 44 with padding)"
+        )
+    return None
+
+
 def _key_id(material: bytes) -> str:
     return hashlib.sha256(b"second.key-id:" + material).hexdigest()[:12]
 
@@ -70,6 +92,16 @@ def _keyring_for(configured: str) -> tuple[EncryptionKey, ...]:
         raise ImproperlyConfigured(
             "SECOND_TOKEN_ENCRYPTION_KEY is empty; set base64 of 32 bytes or 64 hex "
             "characters."
+        )
+    problems = [
+        f"key {position} of SECOND_TOKEN_ENCRYPTION_KEY {problem}"
+        for position, value in enumerate(values, start=1)
+        if (problem := _damaged_key_problem(value))
+    ]
+    if problems:
+        raise ImproperlyConfigured(
+            "; ".join(problems) + ". The key looks truncated: paste the whole key, "
+            "or use a passphrase that contains a character outside base64."
         )
     keys = tuple(parse_key(value) for value in values)
     for key in keys:

@@ -6,18 +6,17 @@ token. The upstream is a loopback HTTPS server that speaks `chat.postMessage`,
 reached through SECOND_EGRESS_RESOLVE and a test CA.
 """
 
-import base64
 import json
 import logging
 import re
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.apps import apps as django_apps
-from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
+
+from tests.support.canary import all_table_text, redis_text
+from tests.support.canary import assert_no_canary as support_assert_no_canary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,20 +30,8 @@ def example(name: str):
     return json.loads((EXAMPLES / name).read_text())
 
 
-def canary_forms(value: str = CANARY) -> list[str]:
-    raw = value.encode()
-    return [
-        value,
-        base64.b64encode(raw).decode().rstrip("="),
-        base64.urlsafe_b64encode(raw).decode().rstrip("="),
-        quote(value, safe=""),
-        raw.hex(),
-    ]
-
-
 def assert_no_canary(text: str, where: str) -> None:
-    for form in canary_forms():
-        assert form not in text, f"the canary secret ({form[:12]}…) leaked into {where}"
+    support_assert_no_canary(text, where, CANARY)
 
 
 class Flow:
@@ -143,17 +130,6 @@ class Flow:
         return self.record(response)
 
 
-def all_table_text() -> str:
-    """Every row of every table of the product, as text."""
-    chunks = []
-    with connection.cursor() as cursor:
-        for model in django_apps.get_models():
-            table = connection.ops.quote_name(model._meta.db_table)
-            cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - table names from models
-            chunks.extend(repr(row) for row in cursor.fetchall())
-    return "\n".join(chunks)
-
-
 def test_try_it_flow_injects_secret_server_side(
     world, upstream, execution_mode, caplog
 ):
@@ -212,6 +188,7 @@ def test_try_it_flow_injects_secret_server_side(
     for index, text in enumerate(flow.seen):
         assert_no_canary(text, f"answer #{index}")
     assert_no_canary(all_table_text(), "a database table")
+    assert_no_canary(redis_text(), "Redis")
     assert_no_canary(caplog.text, "a log line")
     assert_no_canary(execution_mode.worker_log(), "the worker log")
 

@@ -14,7 +14,8 @@ from apps.applications.models import AGENTS_FILE, App
 from apps.applications.services import app_create
 from apps.audit.services import Actor, Source
 from apps.execution.runs import run_create
-from apps.integrations.services import grant_configure_secrets, setup_sync
+from apps.integrations.grant_secrets import grant_configure_secrets
+from apps.integrations.services import setup_sync
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 

@@ -6,6 +6,7 @@ import os
 import uuid
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from apps.secret_store.errors import SecretConflict, SecretUnavailable
@@ -374,3 +375,38 @@ def test_rotation_new_after_removal(settings, store, rotated, workspace_id):
     new = store.put(workspace_id=workspace_id, purpose=PURPOSE, value="new value")
     settings.SECOND_TOKEN_ENCRYPTION_KEY = key_b
     assert store.read(reload(new)) == "new value"
+
+
+# Keys that look cut short.
+
+
+def damaged_keys() -> list[str]:
+    full = os.urandom(32)
+    return [
+        full.hex()[:-2],
+        full.hex() + "ab",
+        base64.b64encode(full).decode()[:-3],
+        base64.urlsafe_b64encode(full).decode().rstrip("=")[:-1],
+    ]
+
+
+@pytest.mark.parametrize("position", range(len(damaged_keys())))
+def test_damaged_key_rejected(settings, position):
+    value = damaged_keys()[position]
+    settings.SECOND_TOKEN_ENCRYPTION_KEY = f"{random_hex_key()},{value}"
+
+    with pytest.raises(ImproperlyConfigured) as rejected:
+        keyring()
+
+    assert "key 2 of SECOND_TOKEN_ENCRYPTION_KEY" in str(rejected.value)
+    assert value not in str(rejected.value)
+
+
+@pytest.mark.parametrize(
+    "passphrase",
+    ["correct horse battery staple", "hunter2", "Tr0ub4dor&3-is-a-passphrase-too"],
+)
+def test_passphrase_not_rejected(settings, passphrase):
+    settings.SECOND_TOKEN_ENCRYPTION_KEY = passphrase
+
+    assert keyring()[0].from_passphrase is True

@@ -110,6 +110,26 @@ TABLE = [
     ),
     (
         "POST",
+        "/integrations/{grant}/reset",
+        None,
+        {
+            "member": (403, "integration_setup_forbidden"),
+            "admin": (200, OK),
+            "owner": (200, OK),
+        },
+    ),
+    (
+        "DELETE",
+        "/integrations/{grant}",
+        None,
+        {
+            "member": (403, "integration_setup_forbidden"),
+            "admin": (204, OK),
+            "owner": (204, OK),
+        },
+    ),
+    (
+        "POST",
         "/apps",
         {"name": "Another"},
         {"member": (201, OK), "admin": (201, OK), "owner": (201, OK)},

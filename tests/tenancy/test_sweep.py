@@ -46,7 +46,8 @@ API_ROUTES: dict[str, set[str]] = {
     f"{APP}/agent-runs/<str:run_id>": {"GET"},
     f"{APP}/collaborators": {"GET", "PUT"},
     f"{WORKSPACE}/integrations": {"GET"},
-    f"{WORKSPACE}/integrations/<str:grant_id>": {"GET", "PATCH"},
+    f"{WORKSPACE}/integrations/<str:grant_id>": {"GET", "PATCH", "DELETE"},
+    f"{WORKSPACE}/integrations/<str:grant_id>/reset": {"POST"},
     f"{WORKSPACE}/teams": {"GET", "POST"},
     f"{WORKSPACE}/teams/<str:team_id>": {"PATCH", "DELETE"},
     f"{WORKSPACE}/teams/<str:team_id>/members/<str:user_id>": {"PUT", "DELETE"},
@@ -65,6 +66,12 @@ MEMBER_DENIALS = {
     (f"{WORKSPACE}/members/<str:user_id>", "PATCH"): "workspace_members_forbidden",
     (f"{WORKSPACE}/members/<str:user_id>", "DELETE"): "workspace_members_forbidden",
     (f"{WORKSPACE}/integrations/<str:grant_id>", "PATCH"): (
+        "integration_setup_forbidden"
+    ),
+    (f"{WORKSPACE}/integrations/<str:grant_id>", "DELETE"): (
+        "integration_setup_forbidden"
+    ),
+    (f"{WORKSPACE}/integrations/<str:grant_id>/reset", "POST"): (
         "integration_setup_forbidden"
     ),
     (f"{WORKSPACE}/teams/<str:team_id>", "PATCH"): "workspace_members_forbidden",
@@ -357,7 +364,8 @@ ADMIN_OBJECT_ROUTES: dict[str, str] = {
 
 # The status the outsider gets for their own object, per page: the control that
 # shows the 404 for workspace A's objects comes from the scope. Deleting is not
-# offered (403). Approving takes a POST only and redirects to the change page.
+# offered (403) except for grants. Approving takes a POST only and redirects to
+# the change page.
 ADMIN_OWN_OBJECT = {
     "approve-agents/": ("POST", 302),
     "history/": ("GET", 200),
@@ -365,6 +373,8 @@ ADMIN_OWN_OBJECT = {
     "change/": ("GET", 200),
     "": ("GET", 200),
 }
+# Grants are the one model whose owners and admins may delete them in admin.
+ADMIN_OWN_OBJECT_BY_MODEL = {("grant", "delete/"): ("GET", 200)}
 
 
 @dataclass(frozen=True)
@@ -523,7 +533,9 @@ def test_admin_own_object_control(world, built, route):
     }[model]
     own = getattr(built["foreign"], field)
     page = route.split("<path:object_id>/", 1)[1]
-    method, status = ADMIN_OWN_OBJECT[page]
+    method, status = ADMIN_OWN_OBJECT_BY_MODEL.get(
+        (model, page), ADMIN_OWN_OBJECT[page]
+    )
     path = fill(route, {"object_id": own})
     response = admin_request(client, method, path, follow_bare=page == "")
     assert response.status_code == status

@@ -23,9 +23,9 @@ from apps.execution.pipeline import results
 from apps.execution.pipeline.context import CallContext, Final
 from apps.execution.scrubbing import redact_credential_fields, scrub
 from apps.integrations.contracts import grant_needs_setup
+from apps.integrations.grant_secrets import grant_read_secrets
 from apps.integrations.models import IntegrationGrant
 from apps.integrations.selectors import grant_for_call
-from apps.integrations.services import grant_read_secrets
 from apps.secret_store.errors import SecretUnavailable
 
 logger = logging.getLogger(__name__)

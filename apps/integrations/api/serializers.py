@@ -5,7 +5,8 @@ from apps.integrations.models import IntegrationGrant
 
 def grant_body(grant: IntegrationGrant) -> dict:
     """Return the read model of a grant, with secret names but no values or ids."""
-    stored = sorted(secret.name for secret in grant.secrets.all())
+    rotated = {secret.name: secret.updated_at for secret in grant.secrets.all()}
+    stored = sorted(rotated)
     reasons = setup_reasons(grant)
     return {
         "id": str(grant.pk),
@@ -29,7 +30,10 @@ def grant_body(grant: IntegrationGrant) -> dict:
                 "label": secret.get("label", ""),
                 "description": secret.get("description", ""),
                 "required": secret.get("required", True),
-                "configured": secret["name"] in stored,
+                "configured": secret["name"] in rotated,
+                "rotatedAt": rotated[secret["name"]].isoformat()
+                if secret["name"] in rotated
+                else None,
             }
             for secret in grant.requested_secrets
         ],

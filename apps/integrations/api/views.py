@@ -4,8 +4,13 @@ from rest_framework.response import Response
 from apps.applications.api.guard import AppAPIView
 from apps.core.errors import NotFound
 from apps.integrations.api.serializers import grant_body
+from apps.integrations.grant_secrets import (
+    grant_configure_secrets,
+    grant_delete,
+    grant_reset,
+)
 from apps.integrations.selectors import grant_find_visible, grants_visible_to
-from apps.integrations.services import grant_configure_secrets, setup_sync
+from apps.integrations.services import setup_sync
 from apps.workspaces.api.guard import WorkspaceAPIView
 
 VIEW_DENIED = ("integrations:view", "forbidden", "Your role cannot view integrations.")
@@ -28,8 +33,8 @@ class IntegrationCollectionView(WorkspaceAPIView):
         return Response([grant_body(grant) for grant in grants])
 
 
-class IntegrationDetailView(WorkspaceAPIView):
-    permissions = {"GET": VIEW_DENIED, "PATCH": MANAGE_DENIED}
+class GrantScopedView(WorkspaceAPIView):
+    """A view of one grant the caller can see; another workspace's id is 404."""
 
     def resolve_scope(self, **kwargs) -> None:
         grant = grant_find_visible(
@@ -38,6 +43,16 @@ class IntegrationDetailView(WorkspaceAPIView):
         if grant is None:
             raise NotFound()
         self.grant = grant
+
+
+class IntegrationDetailView(GrantScopedView):
+    """`GET|PATCH|DELETE …/integrations/{id}`: read, configure or delete a grant."""
+
+    permissions = {
+        "GET": VIEW_DENIED,
+        "PATCH": MANAGE_DENIED,
+        "DELETE": MANAGE_DENIED,
+    }
 
     def get(self, request, workspace_id, grant_id):
         return Response(grant_body(self.grant))
@@ -51,6 +66,22 @@ class IntegrationDetailView(WorkspaceAPIView):
             user=request.user,
             actor=self.actor,
             source=self.audit_source,
+        )
+        return Response(grant_body(grant))
+
+    def delete(self, request, workspace_id, grant_id):
+        grant_delete(grant=self.grant, actor=self.actor, source=self.audit_source)
+        return Response(status=204)
+
+
+class IntegrationResetView(GrantScopedView):
+    """`POST …/integrations/{id}/reset`: delete the secrets, keep the grant."""
+
+    permissions = {"POST": MANAGE_DENIED}
+
+    def post(self, request, workspace_id, grant_id):
+        grant = grant_reset(
+            grant=self.grant, actor=self.actor, source=self.audit_source
         )
         return Response(grant_body(grant))
 
