@@ -2,8 +2,9 @@
 
 It fails when a stored ciphertext or canary names a key id that
 SECOND_TOKEN_ENCRYPTION_KEY does not list, or when a configured key does not
-decrypt its own canary. It passes while the tables do not exist yet, so the
-first `migrate` runs. Messages name key ids, never keys.
+decrypt its own canary. With WorkOS Vault configured it checks the local keys
+only while rows of the local store remain. It passes while the tables do not
+exist yet, so the first `migrate` runs. Messages name key ids, never keys.
 """
 
 from pathlib import Path
@@ -63,20 +64,33 @@ def _canary_errors(configured: set[str]) -> list[checks.CheckMessage]:
     ]
 
 
-@checks.register()
-def encryption_key_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    if settings.WORKOS_API_KEY:
-        return []
+def _local_store_errors() -> list[checks.CheckMessage]:
     from apps.secret_store.keys import keyring
 
     try:
         configured = {key.key_id for key in keyring()}
     except ImproperlyConfigured as error:
         return [checks.Error(str(error), id="secret_store.E001")]
+    if not _tables_exist():
+        return []
+    return _unknown_key_errors(configured) + _canary_errors(configured)
+
+
+def _local_rows_exist() -> bool:
+    from apps.secret_store.models import StoredSecret
+
+    if not _tables_exist():
+        return False
+    return StoredSecret.objects.filter(backend=StoredSecret.Backend.LOCAL).exists()
+
+
+@checks.register()
+def encryption_key_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     try:
-        if not _tables_exist():
+        if settings.WORKOS_API_KEY and not _local_rows_exist():
+            # WorkOS Vault holds every secret, so no local key is needed.
             return []
-        return _unknown_key_errors(configured) + _canary_errors(configured)
+        return _local_store_errors()
     except DatabaseError:
         return [
             checks.Warning(

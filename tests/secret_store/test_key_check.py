@@ -75,3 +75,18 @@ def test_manage_check_refuses(settings):
 
     assert "secret_store.E002" in str(refused.value)
     assert OLD_KEY not in str(refused.value)
+
+
+def test_vault_without_local_rows_passes(settings):
+    settings.WORKOS_API_KEY = "sk_test_unused"
+    settings.SECOND_TOKEN_ENCRYPTION_KEY = ""
+
+    assert error_ids(encryption_key_check()) == []
+
+
+def test_vault_with_local_rows_checks_keys(settings):
+    store_one(settings, OLD_KEY)
+    settings.WORKOS_API_KEY = "sk_test_unused"
+    settings.SECOND_TOKEN_ENCRYPTION_KEY = NEW_KEY
+
+    assert "secret_store.E002" in error_ids(encryption_key_check())
