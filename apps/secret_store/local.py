@@ -51,13 +51,14 @@ def decrypt(*, secret_id: str, workspace_id, purpose: str, ciphertext: str) -> s
             secret_id,
             f"key {key_id} is not configured; add it to SECOND_TOKEN_ENCRYPTION_KEY",
         )
-    raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-    nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
     try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
         plain = AESGCM(key.material).decrypt(
             nonce, sealed, associated_data(workspace_id, purpose)
         )
-    except InvalidTag:
+    except (InvalidTag, ValueError):
+        # ValueError covers damaged base64 (binascii.Error) and a short nonce.
         raise SecretUnavailable(
             secret_id,
             f"the ciphertext does not authenticate under key {key_id} for this "
@@ -91,6 +92,12 @@ class LocalEncryptedStore:
     def read(self, secret: StoredSecret) -> str | None:
         if not secret.ciphertext:
             return None
+        # The key check and the rotation select rows by the key_id column, so a
+        # row whose column disagrees with its ciphertext is refused.
+        if not secret.ciphertext.startswith(f"{FORMAT}.{secret.key_id}."):
+            raise SecretUnavailable(
+                str(secret.pk), "the row's key id does not match its ciphertext"
+            )
         return decrypt(
             secret_id=str(secret.pk),
             workspace_id=secret.workspace_id,

@@ -196,8 +196,17 @@ def tampered(ciphertext: str) -> str:
         lambda text: "sv0" + text[3:],
         lambda text: text.split(".")[0],
         lambda text: "plain text",
+        lambda text: text.rpartition(".")[0] + ".A",
+        lambda text: text.rpartition(".")[0] + ".!!!!",
     ],
-    ids=["flipped bit", "unknown format", "no key id", "not a ciphertext"],
+    ids=[
+        "flipped bit",
+        "unknown format",
+        "no key id",
+        "not a ciphertext",
+        "broken base64",
+        "short nonce",
+    ],
 )
 def test_damaged_ciphertext_unavailable(store, stored, rewrite):
     StoredSecret.objects.filter(pk=stored.pk).update(
@@ -410,3 +419,12 @@ def test_passphrase_not_rejected(settings, passphrase):
     settings.SECOND_TOKEN_ENCRYPTION_KEY = passphrase
 
     assert keyring()[0].from_passphrase is True
+
+
+def test_key_id_column_mismatch_unavailable(store, stored):
+    stored.key_id = "000000000000"
+
+    with pytest.raises(SecretUnavailable) as refused:
+        store.read(stored)
+
+    assert "does not match" in refused.value.reason

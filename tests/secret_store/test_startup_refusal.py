@@ -132,8 +132,8 @@ def test_bad_key_stops_process(state, command, case):
 
     returncode, output = run_to_exit(COMMANDS[command], environment(state, key))
 
-    assert returncode != 0
-    assert "secret_store.E00" in output
+    assert returncode != 0, output[-3000:]
+    assert "secret_store.E00" in output, output[-3000:]
     assert KEY_1 not in output
     assert key.split(",")[0] not in output
     assert CANARY not in output
