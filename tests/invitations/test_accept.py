@@ -207,7 +207,8 @@ def test_token_stored_nowhere(world, invitee, step):
         token = token_of(resent)
     if step == "accepted":
         accept(invitee, token)
-    secret = token.rsplit("_", 1)[-1]
+    # inv_<prefix>_<secret>: the secret itself may contain "_".
+    secret = token.split("_", 2)[2]
 
     found = []
     with connection.cursor() as cursor:
