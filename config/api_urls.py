@@ -4,10 +4,19 @@ from apps.accounts.api.urls import urlpatterns as account_urls
 from apps.accounts.api.views import MyTokensView
 from apps.agents.api.views import AgentsApprovalView, AgentsView
 from apps.applications.api.collaborator_urls import urlpatterns as collaborator_urls
+from apps.applications.api.files import AppFilesView
+from apps.applications.api.publishing import (
+    AppPublishView,
+    AppUnpublishView,
+    ReviewApproveView,
+    ReviewChangesView,
+    ReviewCollectionView,
+)
 from apps.applications.api.views import AppCollectionView, AppDetailView
 from apps.core.api import health
 from apps.core.urls import api_path
 from apps.execution.api import internal
+from apps.execution.api.app_actions import AppActionView
 from apps.execution.api.views import RunCollectionView, RunDetailView
 from apps.integrations.api.views import (
     IntegrationCollectionView,
@@ -31,6 +40,25 @@ urlpatterns = [
     *api_path(f"{WORKSPACE}/apps", AppCollectionView.as_view(), name="apps"),
     *api_path(APP, AppDetailView.as_view(), name="app"),
     *api_path(f"{APP}/agents", AgentsView.as_view(), name="app-agents"),
+    *api_path(f"{APP}/files", AppFilesView.as_view(), name="app-files"),
+    *api_path(f"{APP}/publish", AppPublishView.as_view(), name="app-publish"),
+    *api_path(f"{APP}/unpublish", AppUnpublishView.as_view(), name="app-unpublish"),
+    *api_path(
+        f"{APP}/app-tools/<str:tool_name>/execute",
+        AppActionView.as_view(),
+        name="app-action",
+    ),
+    *api_path(f"{WORKSPACE}/reviews", ReviewCollectionView.as_view(), name="reviews"),
+    *api_path(
+        f"{WORKSPACE}/reviews/<str:review_id>/approve",
+        ReviewApproveView.as_view(),
+        name="review-approve",
+    ),
+    *api_path(
+        f"{WORKSPACE}/reviews/<str:review_id>/changes",
+        ReviewChangesView.as_view(),
+        name="review-changes",
+    ),
     *api_path(
         f"{APP}/agents/approval",
         AgentsApprovalView.as_view(),

@@ -3,6 +3,7 @@
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.agents.hashing import drop_empty
 from apps.agents.models import AgentsApproval
@@ -99,3 +100,39 @@ def agents_approve(
     )
     logger.info("agents.json approved: app=%s approval=%s", app.pk, approval.pk)
     return approval
+
+
+def agents_revoke(*, app: App, user, actor: Actor, source: Source) -> list[str]:
+    """Revoke every live approval of the app and stop it if it is published.
+
+    Returns the revoked hashes. Draft runs get no live tools until someone
+    approves again, and published runs stop before their next call.
+    """
+    from apps.applications.publishing import app_unpublish
+
+    revoked = []
+    with transaction.atomic():
+        live = AgentsApproval.objects.select_for_update().filter(
+            app=app, revoked_at__isnull=True
+        )
+        for approval in live:
+            approval.revoked_at = timezone.now()
+            approval.revoked_by = user
+            approval.save(update_fields=["revoked_at", "revoked_by"])
+            revoked.append(approval.hash)
+        audit_record(
+            workspace=app.workspace,
+            entry=AuditEntry(
+                event_name="app.agents_config.revoked",
+                outcome="success",
+                summary=f"{actor.display} revoked {len(revoked)} approval(s) of "
+                f"agents.json of {app.name}",
+                actor=actor,
+                source=source,
+                target=Target(type="app", id=str(app.pk), name=app.name),
+                metadata={"revokedHashes": sorted(set(revoked))},
+            ),
+        )
+        app_unpublish(app=app, actor=actor, source=source, reason="approval revoked")
+    logger.info("agents.json approvals revoked: app=%s count=%s", app.pk, len(revoked))
+    return revoked

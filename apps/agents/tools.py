@@ -290,14 +290,16 @@ def _tool_surfaces(payload: Any) -> dict[str, dict]:
     for agent in _dicts(payload.get("agents")):
         for tool in _custom_tools(agent.get("tools")):
             subject = f"agent {agent.get('id')}, tool {tool.get('name')}"
-            surfaces[subject] = _tool_surface(tool)
+            surfaces[subject] = tool_surface(tool)
 
     for tool in _custom_tools(payload.get("appTools")):
-        surfaces[f"app tool {tool.get('name')}"] = _tool_surface(tool)
+        surfaces[f"app tool {tool.get('name')}"] = tool_surface(tool)
     return surfaces
 
 
-def _tool_surface(tool: dict) -> dict:
+def tool_surface(tool: dict) -> dict:
+    """Return what a custom tool reaches: single values, and sets of scopes and
+    secret names. Values of the wrong type are left out."""
     integration = normalize_integration(tool.get("integration"))
     endpoint = tool.get("endpoint") if isinstance(tool.get("endpoint"), dict) else {}
     auth = integration.get("auth") or {}
@@ -310,7 +312,7 @@ def _tool_surface(tool: dict) -> dict:
         "endpoint": _endpoint_label(method, url),
         "tokenUrl": _text_or_none(auth.get("tokenUrl")),
         "authorizationUrl": _text_or_none(auth.get("authorizationUrl")),
-        "scope": set(auth.get("scopes") or []),
+        "scope": _string_set(auth.get("scopes")),
         "secretName": set(endpoint_split(endpoint).secret_names),
     }
     return surface
@@ -341,6 +343,13 @@ def _dicts(values: Any) -> list[dict]:
 
 def _custom_tools(tools: Any) -> list[dict]:
     return [tool for tool in _dicts(tools) if tool.get("type", "custom") == "custom"]
+
+
+def _string_set(values: Any) -> set[str]:
+    # A draft may be invalid: a bare string or a list of objects is no scope list.
+    if not isinstance(values, list):
+        return set()
+    return {value for value in values if isinstance(value, str)}
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -3,7 +3,7 @@
 Files are a JSON map of path to text. A write is checked whole against the size
 limits (1 MB a file, 12 MB in all) and stored whole or not at all. A change to
 `agents.json` that leaves an approval behind is audited as
-`app.agents_config.stale`.
+`app.agents_config.stale`, and any change supersedes a pending review.
 """
 
 import json
@@ -18,6 +18,7 @@ from apps.applications.models import (
     App,
     AppSnapshot,
 )
+from apps.applications.supersede import reviews_supersede
 from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
 from apps.core.errors import ApiError
 
@@ -69,6 +70,7 @@ def draft_write(
             app=app, kind=AppSnapshot.Kind.DRAFT
         )
         before = agents_state_for_files(app=app, files=snapshot.files)
+        previous_files = dict(snapshot.files)
         files = dict(snapshot.files)
         for path, text in changes.items():
             if text is None:
@@ -82,6 +84,10 @@ def draft_write(
         snapshot.updated_by_id = actor.id if actor.kind == "user" else None
         snapshot.save()
         App.objects.filter(pk=app.pk).update(updated_at=snapshot.updated_at)
+        if files != previous_files:
+            reviews_supersede(
+                app=app, actor=actor, source=source, reason="the draft changed"
+            )
 
     if AGENTS_FILE in changes and before.state == "approved" and after.state == "stale":
         audit_record(
@@ -97,6 +103,5 @@ def draft_write(
                 metadata={"approvedHash": before.hash, "draftHash": after.hash},
             ),
         )
-    # NOTE: review requests are not built yet, so a draft write supersedes none.
     logger.info("draft written: app=%s files=%s", app.pk, len(changes))
     return snapshot

@@ -89,3 +89,63 @@ class AppSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} snapshot of {self.app_id}"
+
+
+class Review(models.Model):
+    """A request to publish the draft as it was when the request was made.
+
+    `draft_hash` is the draft agents.json hash at request time: approving the
+    review after the draft changed is refused, so what goes live is what the
+    reviewer saw. One review of an app is pending at a time.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        CHANGES_REQUESTED = "changes_requested"
+        SUPERSEDED = "superseded"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="reviews"
+    )
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="reviews")
+    status = models.CharField(
+        max_length=24, choices=Status.choices, default=Status.PENDING
+    )
+    draft_hash = models.CharField(max_length=80)
+    teams = models.ManyToManyField(Team, blank=True, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    approval = models.ForeignKey(
+        "agents.AgentsApproval",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["workspace", "status", "-requested_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app"],
+                condition=models.Q(status="pending"),
+                name="applications_review_one_pending_per_app",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"review of {self.app_id} ({self.status})"

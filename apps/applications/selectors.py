@@ -2,7 +2,7 @@
 
 from django.db.models import Q, QuerySet
 
-from apps.applications.models import App, AppSnapshot
+from apps.applications.models import App, AppSnapshot, Review
 from apps.workspaces.roles import role_governs
 from apps.workspaces.selectors import parse_id
 
@@ -56,3 +56,15 @@ def snapshot_find(*, app: App, kind: str) -> AppSnapshot | None:
 def snapshot_files(*, app: App, kind: str) -> dict[str, str]:
     snapshot = snapshot_find(app=app, kind=kind)
     return dict(snapshot.files) if snapshot else {}
+
+
+def reviews_visible_to(*, apps: QuerySet[App]) -> QuerySet[Review]:
+    """Return the reviews of `apps`, newest first."""
+    return Review.objects.filter(app__in=apps).order_by("-requested_at")
+
+
+def review_find_visible(*, apps: QuerySet[App], review_id) -> Review | None:
+    parsed = parse_id(review_id)
+    if parsed is None:
+        return None
+    return reviews_visible_to(apps=apps).filter(pk=parsed).select_related("app").first()

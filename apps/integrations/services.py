@@ -118,8 +118,25 @@ def setup_sync(
             actor=actor,
             source=source,
         )
-        grants, orphaned = _upsert_grants(app, setup_config)
+        return setup_grants_sync(
+            app=app, setup_config=setup_config, actor=actor, source=source
+        )
 
+
+def setup_problems(setup_config) -> dict[str, list[str]]:
+    """Return every problem of an integration-setup.json document by JSON path."""
+    return _setup_problems(setup_config)
+
+
+def setup_grants_sync(
+    *, app: App, setup_config, actor: Actor, source: Source
+) -> list[IntegrationGrant]:
+    """Upsert the app's grants from a valid integration-setup.json in the draft.
+
+    The caller has written the file to the draft already; `setup_sync` and the
+    files route both do.
+    """
+    grants, orphaned = _upsert_grants(app, setup_config)
     _audit_sync(app, grants, orphaned, actor, source)
     logger.info("setup synced: app=%s grants=%s", app.pk, len(grants))
     return grants

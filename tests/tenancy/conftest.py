@@ -1,10 +1,12 @@
-"""Apps built through the routes, with their grant and a draft run."""
+"""Apps built through the routes, with their grant, a draft run and a review."""
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from apps.workspaces.models import Team
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 AGENT = "release-notifier"
@@ -21,10 +23,12 @@ class BuiltApp:
     grant_id: str
     run_id: str
     run_token: str
+    review_id: str
 
 
 def build_app(persona, workspace, name: str) -> BuiltApp:
-    """Create an app as `persona` with the Slack example, its grant and a draft run."""
+    """Create an app as `persona` with the Slack example, its grant, a draft run
+    and a pending review."""
     base = f"/api/workspaces/{workspace.pk}/apps"
     created = persona.post(base, {"name": name})
     assert created.status_code == 201, created.content
@@ -48,12 +52,19 @@ def build_app(persona, workspace, name: str) -> BuiltApp:
     )
     assert run.status_code == 201, run.content
     body = run.json()
+
+    general = Team.objects.get(workspace=workspace, is_default=True)
+    review = persona.post(
+        f"{base}/{app_id}/publish", {"teamIds": [str(general.pk)], "mode": "request"}
+    )
+    assert review.status_code == 202, review.content
     return BuiltApp(
         workspace_id=str(workspace.pk),
         app_id=app_id,
         grant_id=grant_id,
         run_id=body["runId"],
         run_token=body["runToken"],
+        review_id=review.json()["review"]["id"],
     )
 
 

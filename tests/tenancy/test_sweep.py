@@ -37,8 +37,15 @@ API_ROUTES: dict[str, set[str]] = {
     WORKSPACE: {"GET", "PATCH"},
     f"{WORKSPACE}/members": {"GET"},
     f"{WORKSPACE}/members/<str:user_id>": {"PATCH", "DELETE"},
-    f"{WORKSPACE}/apps": {"POST"},
-    APP: {"GET"},
+    f"{WORKSPACE}/apps": {"GET", "POST"},
+    APP: {"GET", "PATCH", "DELETE"},
+    f"{APP}/files": {"GET", "PUT"},
+    f"{APP}/publish": {"POST"},
+    f"{APP}/unpublish": {"POST"},
+    f"{APP}/app-tools/<str:tool_name>/execute": {"POST"},
+    f"{WORKSPACE}/reviews": {"GET"},
+    f"{WORKSPACE}/reviews/<str:review_id>/approve": {"POST"},
+    f"{WORKSPACE}/reviews/<str:review_id>/changes": {"POST"},
     f"{APP}/agents": {"GET", "PATCH"},
     f"{APP}/agents/approval": {"POST"},
     f"{APP}/integration-setup": {"PUT"},
@@ -207,10 +214,18 @@ def out_of_reach(ids, *, hidden_visible: bool) -> dict[str, list[tuple[str, str]
             ("missing invitation", missing),
             ("malformed invitation", MALFORMED),
         ],
+        "review_id": [
+            ("foreign review", foreign.review_id),
+            ("missing review", missing),
+            ("malformed review", MALFORMED),
+        ],
+        # A tool name is not an id: the app in the URL decides the scope.
+        "tool_name": [],
     }
     if not hidden_visible:
         choices["app_id"].append(("app the member cannot see", hidden.app_id))
         choices["grant_id"].append(("grant of an unseen app", hidden.grant_id))
+        choices["review_id"].append(("review of an unseen app", hidden.review_id))
     return choices
 
 
@@ -224,6 +239,8 @@ def reachable_ids(ids) -> dict[str, str]:
         "team_id": workspace.team_id,
         "user_id": workspace.user_id,
         "invitation_id": workspace.invitation_id,
+        "review_id": mine.review_id,
+        "tool_name": "lookup",
     }
 
 
@@ -237,6 +254,8 @@ def foreign_ids(ids) -> dict[str, str]:
         "team_id": workspace.team_id,
         "user_id": workspace.user_id,
         "invitation_id": workspace.invitation_id,
+        "review_id": foreign.review_id,
+        "tool_name": "lookup",
     }
 
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from apps.agents.selectors import agents_state_for_files, approval_summary
-from apps.applications.models import App, AppSnapshot
+from apps.applications.models import App, AppSnapshot, Review
 from apps.applications.selectors import snapshot_find
 
 
@@ -38,6 +38,30 @@ def app_body(app: App, *, include_draft: bool = True) -> dict:
         "createdBy": str(app.created_by_id) if app.created_by_id else None,
         "createdAt": app.created_at.isoformat(),
         "updatedAt": app.updated_at.isoformat(),
+        "publishedAt": app.published_at.isoformat() if app.published_at else None,
+        "teamIds": sorted(str(pk) for pk in app.teams.values_list("pk", flat=True)),
         "draft": _snapshot_body(app, AppSnapshot.Kind.DRAFT) if include_draft else None,
         "published": _snapshot_body(app, AppSnapshot.Kind.PUBLISHED),
+        "review": _latest_review(app) if include_draft else None,
     }
+
+
+def review_body(review: Review) -> dict:
+    return {
+        "id": str(review.pk),
+        "appId": str(review.app_id),
+        "appName": review.app.name,
+        "status": review.status,
+        "draftHash": review.draft_hash,
+        "teamIds": sorted(str(pk) for pk in review.teams.values_list("pk", flat=True)),
+        "requestedBy": str(review.requested_by_id) if review.requested_by_id else None,
+        "requestedAt": review.requested_at.isoformat(),
+        "decidedBy": str(review.decided_by_id) if review.decided_by_id else None,
+        "decidedAt": review.decided_at.isoformat() if review.decided_at else None,
+        "message": review.message,
+    }
+
+
+def _latest_review(app: App) -> dict | None:
+    review = app.reviews.select_related("app").first()
+    return review_body(review) if review else None

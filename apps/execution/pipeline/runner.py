@@ -96,6 +96,10 @@ def _audit_entry(ctx: CallContext, final: Final, duration_ms: int) -> AuditEntry
         **final.audit_metadata,
     }
     agent_label = call.agent_id or "app action"
+    actor = Actor(kind="agent", id=call.agent_id, display=f"agent {agent_label}")
+    if call.kind == ToolCall.Kind.APP_ACTION and call.triggering_user is not None:
+        # App code calls an app action for the signed-in user who triggered it.
+        actor = Actor.for_user(call.triggering_user)
     return AuditEntry(
         event_name=AUDIT_EVENTS[final.outcome],
         outcome={"executed": "success", "mocked": "success"}.get(
@@ -103,7 +107,7 @@ def _audit_entry(ctx: CallContext, final: Final, duration_ms: int) -> AuditEntry
         ),
         severity="warning" if final.outcome == "denied" else "info",
         summary=f"{call.tool_name} {final.outcome} for {agent_label}",
-        actor=Actor(kind="agent", id=call.agent_id, display=f"agent {agent_label}"),
+        actor=actor,
         source=Source(kind="worker", trust="server"),
         target=Target(
             type="tool_call",

@@ -83,10 +83,14 @@ def check_approval(ctx: CallContext) -> Final | None:
     else:
         spec = find_agent_tool(payload, call.agent_id, call.tool_name)
     if spec is None:
+        owner = (
+            "in appTools"
+            if call.kind == ToolCall.Kind.APP_ACTION
+            else f"for agent {call.agent_id!r}"
+        )
         return _unapproved(
             ctx,
-            f"The approved agents.json has no enabled tool {call.tool_name!r} for "
-            f"agent {call.agent_id!r}.",
+            f"The approved agents.json has no enabled tool {call.tool_name!r} {owner}.",
         )
     if call.sent_tool_spec is not None and not tool_spec_matches(
         spec, call.sent_tool_spec
