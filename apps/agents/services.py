@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.agents.hashing import drop_empty
 from apps.agents.models import AgentsApproval
 from apps.agents.selectors import agents_state_for_files
+from apps.agents.tools import oauth_tool_auths
 from apps.applications.models import App, AppSnapshot
 from apps.applications.selectors import snapshot_files
 from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
@@ -47,6 +48,20 @@ def _check_hash(app: App, seen_hash: str):
     return state
 
 
+def _mark_accounts_short_of_scopes(app: App, payload) -> None:
+    """Mark connected accounts that lack a scope the approved tools now need."""
+    from apps.integrations.connected_accounts import accounts_mark_short_scopes
+
+    required: dict[str, set[str]] = {}
+    for spec in oauth_tool_auths(payload):
+        key = spec.get("providerKey")
+        if isinstance(key, str):
+            scopes = {s for s in spec.get("scopes") or [] if isinstance(s, str)}
+            required.setdefault(key, set()).update(scopes)
+    if required:
+        accounts_mark_short_scopes(workspace_id=app.workspace_id, required=required)
+
+
 def agents_approve(
     *, app: App, seen_hash: str, user, role: str, source: str, audit_source: Source
 ) -> AgentsApproval:
@@ -77,6 +92,8 @@ def agents_approve(
             approved_by=user,
             approved_by_name=user.name,
         )
+    if not approval.mock_only:
+        _mark_accounts_short_of_scopes(app, approval.payload)
     kind = "mock-only " if approval.mock_only else ""
     audit_record(
         workspace=app.workspace,
@@ -103,10 +120,11 @@ def agents_approve(
 
 
 def agents_revoke(*, app: App, user, actor: Actor, source: Source) -> list[str]:
-    """Revoke every live approval of the app and stop it if it is published.
+    """Revoke every approval of the app, mock-only ones too, and unpublish it.
 
     Returns the revoked hashes. Draft runs get no live tools until someone
-    approves again, and published runs stop before their next call.
+    approves again, and published runs stop before their next call. Callers
+    check that the user governs the workspace.
     """
     from apps.applications.publishing import app_unpublish
 
