@@ -18,6 +18,7 @@ from apps.core.urls import api_path
 from apps.execution.api import internal
 from apps.execution.api.app_actions import AppActionView
 from apps.execution.api.views import RunCollectionView, RunDetailView
+from apps.integrations.api import oauth
 from apps.integrations.api.views import (
     IntegrationCollectionView,
     IntegrationDetailView,
@@ -87,6 +88,34 @@ urlpatterns = [
         f"{WORKSPACE}/integrations/<str:grant_id>/reset",
         IntegrationResetView.as_view(),
         name="integration-reset",
+    ),
+    *api_path(
+        f"{WORKSPACE}/oauth-providers",
+        oauth.ProvidersView.as_view(),
+        name="oauth-providers",
+    ),
+    *api_path(
+        f"{WORKSPACE}/oauth-providers/<str:config_id>",
+        oauth.ProviderDetailView.as_view(),
+        name="oauth-provider",
+    ),
+    *api_path(
+        f"{WORKSPACE}/oauth/<str:config_id>/start",
+        oauth.ConnectStartView.as_view(),
+        name="oauth-start",
+    ),
+    *api_path(
+        f"{WORKSPACE}/connected-accounts",
+        oauth.ConnectedAccountsView.as_view(),
+        name="connected-accounts",
+    ),
+    *api_path(
+        f"{WORKSPACE}/connected-accounts/<str:account_id>",
+        oauth.ConnectedAccountDetailView.as_view(),
+        name="connected-account",
+    ),
+    *api_path(
+        "oauth/callback", oauth.ConnectCallbackView.as_view(), name="oauth-callback"
     ),
     *api_path(
         "internal/tool-execute", internal.ToolExecuteView.as_view(), name="tool-execute"

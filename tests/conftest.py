@@ -13,7 +13,11 @@ from apps.audit.services import Source
 from apps.workspaces.models import Workspace
 from apps.workspaces.services import membership_add, workspace_create
 
-pytest_plugins = ["tests.support.egress_fixtures", "tests.support.workos_vault"]
+pytest_plugins = [
+    "tests.support.egress_fixtures",
+    "tests.support.workos_vault",
+    "tests.support.oauth_server",
+]
 
 STRICT = os.environ.get("SECOND_TEST_STRICT") == "1"
 

@@ -206,6 +206,24 @@ def tool_spec_matches(approved: ToolSpec, sent: Any) -> bool:
         return False
 
 
+def oauth_tool_auths(payload: Any) -> list[dict]:
+    """Return the `integration.auth` of every OAuth tool of agents and appTools."""
+    auths = []
+    if not isinstance(payload, dict):
+        return auths
+    tools = [
+        tool
+        for agent in _dicts(payload.get("agents"))
+        for tool in _custom_tools(agent.get("tools"))
+    ] + _custom_tools(payload.get("appTools"))
+    for tool in tools:
+        integration = tool.get("integration")
+        auth = integration.get("auth") if isinstance(integration, dict) else None
+        if isinstance(auth, dict) and auth.get("type") == "oauth2":
+            auths.append(auth)
+    return auths
+
+
 # Security review
 
 

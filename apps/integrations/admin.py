@@ -12,7 +12,12 @@ from apps.integrations.grant_secrets import (
     grant_delete,
     grant_reset,
 )
-from apps.integrations.models import IntegrationGrant
+from apps.integrations.models import IntegrationGrant, OAuthProviderConfig
+from apps.integrations.oauth_configs import (
+    config_configure,
+    config_is_complete,
+    redirect_uri,
+)
 from apps.workspaces.admin_base import WorkspaceScopedAdmin
 from apps.workspaces.selectors import role_in
 
@@ -161,3 +166,96 @@ class IntegrationGrantAdmin(WorkspaceScopedAdmin):
         # Each grant goes through the service, which deletes its stored
         # secrets first and writes the audit event; never a bulk delete.
         self._run_per_grant(request, queryset, grant_delete, "Deleted")
+
+
+class ProviderConfigForm(forms.ModelForm):
+    """The OAuth app form: the client secret field writes and never shows."""
+
+    authorization_url = forms.URLField(max_length=2000, assume_scheme="https")
+    token_url = forms.URLField(max_length=2000, assume_scheme="https")
+    revocation_url = forms.URLField(
+        max_length=2000, assume_scheme="https", required=False
+    )
+    userinfo_url = forms.URLField(
+        max_length=2000, assume_scheme="https", required=False
+    )
+    client_secret_value = forms.CharField(
+        label="Client secret",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the stored secret.",
+    )
+
+    class Meta:
+        model = OAuthProviderConfig
+        fields = [
+            "name",
+            "client_id",
+            "token_auth_method",
+            "authorization_url",
+            "token_url",
+            "revocation_url",
+            "userinfo_url",
+        ]
+
+
+@admin.register(OAuthProviderConfig)
+class OAuthProviderConfigAdmin(WorkspaceScopedAdmin):
+    form = ProviderConfigForm
+    list_display = (
+        "provider_key",
+        "workspace",
+        "configured",
+        "client_secret_rotated_at",
+    )
+    search_fields = ("provider_key", "name")
+    readonly_fields = (
+        "workspace",
+        "provider_key",
+        "redirect_uri",
+        "client_secret_state",
+    )
+
+    def get_fields(self, request, obj=None):
+        return [
+            *self.readonly_fields,
+            *ProviderConfigForm.Meta.fields,
+            "client_secret_value",
+        ]
+
+    @admin.display(description="configured", boolean=True)
+    def configured(self, obj: OAuthProviderConfig) -> bool:
+        return config_is_complete(obj)
+
+    @admin.display(description="redirect URI (register it at the provider)")
+    def redirect_uri(self, obj: OAuthProviderConfig) -> str:
+        return redirect_uri()
+
+    @admin.display(description="client secret")
+    def client_secret_state(self, obj: OAuthProviderConfig) -> str:
+        if obj.client_secret_id is None:
+            return "not set"
+        rotated = obj.client_secret_rotated_at
+        return f"set, last rotated {rotated:%Y-%m-%d %H:%M} UTC" if rotated else "set"
+
+    def save_model(self, request, obj, form, change) -> None:
+        changes = {
+            field: form.cleaned_data[field]
+            for field in form.changed_data
+            if field in ProviderConfigForm.Meta.fields
+        }
+        secret = form.cleaned_data.get("client_secret_value") or None
+        role = role_in(user=request.user, workspace=obj.workspace)
+        stored = OAuthProviderConfig.objects.get(pk=obj.pk)
+        try:
+            config_configure(
+                config=stored,
+                changes=changes,
+                client_secret=secret,
+                user=request.user,
+                actor=Actor.for_user(request.user, role or ""),
+                source=Source.from_request(request, trust="admin_session"),
+            )
+        except ApiError as error:
+            messages.error(request, f"Not saved: {error.detail}")

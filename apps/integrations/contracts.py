@@ -59,9 +59,17 @@ def setup_reasons(grant: IntegrationGrant) -> list[str]:
     if grant.status == IntegrationGrant.Status.ORPHANED:
         return ["orphaned: the app's integration-setup.json no longer lists it"]
     if grant.auth_type == IntegrationGrant.AuthType.OAUTH2:
-        # TODO: OAuth provider configs are not built yet, so an OAuth grant
-        # always needs setup and its tools return mock data.
-        return ["the OAuth provider is not configured"]
+        from apps.integrations.oauth_configs import config_for, config_is_complete
+
+        config = config_for(
+            workspace_id=grant.workspace_id,
+            provider_key=str(grant.auth.get("providerKey", "")),
+        )
+        return (
+            []
+            if config_is_complete(config)
+            else ["the OAuth provider is not configured"]
+        )
     if grant.configured_at is None:
         return ["not configured"]
     reasons = []

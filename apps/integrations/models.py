@@ -99,3 +99,132 @@ class GrantSecret(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OAuthProviderConfig(models.Model):
+    """A customer-owned OAuth app of one workspace, per providerKey.
+
+    The setup sync creates it as a shell from the builder's OAuth metadata; an
+    admin completes it with the client id and the client secret, which lives in
+    the secret store and is referenced here.
+    """
+
+    class TokenAuthMethod(models.TextChoices):
+        CLIENT_SECRET_POST = "client_secret_post"
+        CLIENT_SECRET_BASIC = "client_secret_basic"
+        NONE = "none"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="oauth_configs"
+    )
+    provider_key = models.CharField(max_length=100)
+    name = models.CharField(max_length=120, blank=True)
+    authorization_url = models.URLField(max_length=2000)
+    token_url = models.URLField(max_length=2000)
+    revocation_url = models.URLField(max_length=2000, blank=True)
+    userinfo_url = models.URLField(max_length=2000, blank=True)
+    token_auth_method = models.CharField(
+        max_length=32,
+        choices=TokenAuthMethod.choices,
+        default=TokenAuthMethod.CLIENT_SECRET_POST,
+    )
+    authorization_params = models.JSONField(default=dict, blank=True)
+    token_params = models.JSONField(default=dict, blank=True)
+    client_id = models.CharField(max_length=500, blank=True)
+    client_secret = models.OneToOneField(
+        "secret_store.StoredSecret",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    client_secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    configured_at = models.DateTimeField(null=True, blank=True)
+    configured_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "provider_key"],
+                name="integrations_oauth_config_unique_key",
+            )
+        ]
+        ordering = ["provider_key"]
+
+    def __str__(self) -> str:
+        return self.name or self.provider_key
+
+
+class ConnectedAccount(models.Model):
+    """One user's account at a workspace's OAuth provider.
+
+    The access and refresh tokens live in the secret store. `status` tells
+    whether calls may use the account; `status_reason` says what the user must
+    do when they may not.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        NEEDS_RECONNECT = "needs_reconnect"
+        REVOKED = "revoked"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
+    config = models.ForeignKey(
+        OAuthProviderConfig, on_delete=models.CASCADE, related_name="accounts"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="connected_accounts",
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.ACTIVE
+    )
+    status_reason = models.CharField(max_length=200, blank=True)
+    granted_scopes = models.JSONField(default=list, blank=True)
+    upstream_sub = models.CharField(max_length=255, blank=True)
+    upstream_email = models.CharField(max_length=254, blank=True)
+    client_id = models.CharField(max_length=500, blank=True)
+    access_token = models.OneToOneField(
+        "secret_store.StoredSecret",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    refresh_token = models.OneToOneField(
+        "secret_store.StoredSecret",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    access_expires_at = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["config", "user"], name="integrations_account_one_per_user"
+            )
+        ]
+        ordering = ["-connected_at"]
+
+    def __str__(self) -> str:
+        return f"{self.config} account of {self.user_id}"

@@ -136,7 +136,17 @@ def setup_grants_sync(
     The caller has written the file to the draft already; `setup_sync` and the
     files route both do.
     """
+    from apps.integrations.oauth_configs import config_shells_sync
+
     grants, orphaned = _upsert_grants(app, setup_config)
+    config_shells_sync(
+        app=app,
+        auths=[
+            integration["auth"]
+            for integration in setup_config["integrations"]
+            if (integration.get("auth") or {}).get("type") == "oauth2"
+        ],
+    )
     _audit_sync(app, grants, orphaned, actor, source)
     logger.info("setup synced: app=%s grants=%s", app.pk, len(grants))
     return grants

@@ -11,9 +11,9 @@ logger = logging.getLogger(__name__)
 def clean_oauth_state() -> int:
     """Remove expired OAuth flow state.
 
-    NOTE: OAuth connect flows are not built yet. Their state will live in the
-    cache with a 10-minute timeout, which removes it by itself; this job is the
-    place for anything the cache does not expire.
+    Flow state lives in the cache with a 10-minute timeout, which removes it by
+    itself, so there is nothing left to remove. The job stays scheduled as the
+    place for any flow state the cache does not expire.
     """
     logger.info("oauth state clean-up ran: removed=0")
     return 0

@@ -170,6 +170,7 @@ def member_remove(
     """
     from apps.applications.collaborators import app_collaborators_remove_user
     from apps.execution.runs import runs_fail_for_user
+    from apps.integrations.connected_accounts import accounts_revoke_for_user
 
     if target.pk == actor_membership.pk:
         raise ApiError(
@@ -189,8 +190,14 @@ def member_remove(
     user_sync_staff(user=user)
     # The removed member's runs must not go on acting for them.
     runs_fail_for_user(workspace=workspace, user=user)
-    # NOTE: OAuth connected accounts are not built yet; once they are, removing
-    # a member must revoke that member's accounts in this workspace here.
+    # Their connected accounts must not keep powering calls in this workspace.
+    accounts_revoke_for_user(
+        workspace=workspace,
+        user=user,
+        actor=Actor.for_user(actor_membership.user, actor_membership.role),
+        source=source,
+        reason="the member was removed",
+    )
 
     target.pk = membership_id
     _audit_member(

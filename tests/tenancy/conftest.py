@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.integrations.models import OAuthProviderConfig
 from apps.workspaces.models import Team
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
@@ -24,11 +25,12 @@ class BuiltApp:
     run_id: str
     run_token: str
     review_id: str
+    config_id: str
 
 
 def build_app(persona, workspace, name: str) -> BuiltApp:
-    """Create an app as `persona` with the Slack example, its grant, a draft run
-    and a pending review."""
+    """Create an app as `persona` with the Slack example, its grant, a draft run,
+    a pending review, and an OAuth provider config in its workspace."""
     base = f"/api/workspaces/{workspace.pk}/apps"
     created = persona.post(base, {"name": name})
     assert created.status_code == 201, created.content
@@ -58,6 +60,12 @@ def build_app(persona, workspace, name: str) -> BuiltApp:
         f"{base}/{app_id}/publish", {"teamIds": [str(general.pk)], "mode": "request"}
     )
     assert review.status_code == 202, review.content
+    config = OAuthProviderConfig.objects.create(
+        workspace=workspace,
+        provider_key=f"provider-{app_id[:8]}",
+        authorization_url="https://auth.provider.example/o/authorize/",
+        token_url="https://auth.provider.example/o/token/",
+    )
     return BuiltApp(
         workspace_id=str(workspace.pk),
         app_id=app_id,
@@ -65,6 +73,7 @@ def build_app(persona, workspace, name: str) -> BuiltApp:
         run_id=body["runId"],
         run_token=body["runToken"],
         review_id=review.json()["review"]["id"],
+        config_id=str(config.pk),
     )
 
 

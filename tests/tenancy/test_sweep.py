@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.applications.models import App
 from apps.audit.services import Source
+from apps.integrations.models import ConnectedAccount, OAuthProviderConfig
 from apps.workspaces.invitations import invitation_create
 from apps.workspaces.models import Membership, Team
 
@@ -61,6 +62,11 @@ API_ROUTES: dict[str, set[str]] = {
     f"{WORKSPACE}/invitations": {"GET", "POST"},
     f"{WORKSPACE}/invitations/<str:invitation_id>/resend": {"POST"},
     f"{WORKSPACE}/invitations/<str:invitation_id>/revoke": {"POST"},
+    f"{WORKSPACE}/oauth-providers": {"GET"},
+    f"{WORKSPACE}/oauth-providers/<str:config_id>": {"PATCH"},
+    f"{WORKSPACE}/oauth/<str:config_id>/start": {"GET"},
+    f"{WORKSPACE}/connected-accounts": {"GET"},
+    f"{WORKSPACE}/connected-accounts/<str:account_id>": {"DELETE"},
 }
 
 # A member lacks `integrations:manage`, `members:manage` and `members:invite`.
@@ -94,6 +100,9 @@ MEMBER_DENIALS = {
     ),
     (f"{WORKSPACE}/invitations/<str:invitation_id>/revoke", "POST"): (
         "workspace_invitations_forbidden"
+    ),
+    (f"{WORKSPACE}/oauth-providers/<str:config_id>", "PATCH"): (
+        "oauth_provider_config_forbidden"
     ),
 }
 
@@ -156,11 +165,42 @@ def workspace_ids(workspace, owner, user) -> WorkspaceIds:
     return WorkspaceIds(str(team.pk), str(user.pk), str(invitation.pk))
 
 
+def oauth_ids(world) -> dict:
+    """An OAuth provider config in each workspace, and connected accounts of the
+    member and the admin of A and of the outsider in B."""
+    configs, accounts = {}, {}
+    for label, workspace in (
+        ("mine", world.workspace),
+        ("foreign", world.other_workspace),
+    ):
+        configs[label] = OAuthProviderConfig.objects.create(
+            workspace=workspace,
+            provider_key="sweep",
+            authorization_url="https://auth.provider.example/o/authorize/",
+            token_url="https://auth.provider.example/o/token/",
+        )
+    for label, persona, config in (
+        ("member", world.member, configs["mine"]),
+        ("admin", world.admin, configs["mine"]),
+        ("foreign", world.outsider, configs["foreign"]),
+    ):
+        accounts[label] = str(
+            ConnectedAccount.objects.create(
+                workspace=config.workspace, config=config, user=persona.user
+            ).pk
+        )
+    return {
+        "configs": {label: str(config.pk) for label, config in configs.items()},
+        "accounts": accounts,
+    }
+
+
 @pytest.fixture
 def sweep_ids(world, built):
     """The apps of `built` with the workspace-level ids of both workspaces."""
     return {
         **built,
+        **oauth_ids(world),
         "mine_workspace": workspace_ids(
             world.workspace, world.owner.user, world.member.user
         ),
@@ -170,8 +210,11 @@ def sweep_ids(world, built):
     }
 
 
-def out_of_reach(ids, *, hidden_visible: bool) -> dict[str, list[tuple[str, str]]]:
+def out_of_reach(
+    ids, *, hidden_visible: bool, role: str = "member"
+) -> dict[str, list[tuple[str, str]]]:
     """Return, per URL parameter, (label, id) pairs the caller cannot reach."""
+    other_role = "admin" if role == "member" else "member"
     sibling = ids["sibling"]
     hidden, foreign = ids["hidden"], ids["foreign"]
     other = ids["foreign_workspace"]
@@ -221,6 +264,17 @@ def out_of_reach(ids, *, hidden_visible: bool) -> dict[str, list[tuple[str, str]
         ],
         # A tool name is not an id: the app in the URL decides the scope.
         "tool_name": [],
+        "config_id": [
+            ("foreign OAuth config", ids["configs"]["foreign"]),
+            ("missing OAuth config", missing),
+            ("malformed OAuth config", MALFORMED),
+        ],
+        "account_id": [
+            ("foreign account", ids["accounts"]["foreign"]),
+            ("another member's account", ids["accounts"][other_role]),
+            ("missing account", missing),
+            ("malformed account", MALFORMED),
+        ],
     }
     if not hidden_visible:
         choices["app_id"].append(("app the member cannot see", hidden.app_id))
@@ -229,7 +283,7 @@ def out_of_reach(ids, *, hidden_visible: bool) -> dict[str, list[tuple[str, str]
     return choices
 
 
-def reachable_ids(ids) -> dict[str, str]:
+def reachable_ids(ids, role: str = "member") -> dict[str, str]:
     mine, workspace = ids["mine"], ids["mine_workspace"]
     return {
         "workspace_id": mine.workspace_id,
@@ -241,6 +295,8 @@ def reachable_ids(ids) -> dict[str, str]:
         "invitation_id": workspace.invitation_id,
         "review_id": mine.review_id,
         "tool_name": "lookup",
+        "config_id": ids["configs"]["mine"],
+        "account_id": ids["accounts"][role],
     }
 
 
@@ -256,14 +312,18 @@ def foreign_ids(ids) -> dict[str, str]:
         "invitation_id": workspace.invitation_id,
         "review_id": foreign.review_id,
         "tool_name": "lookup",
+        "config_id": ids["configs"]["foreign"],
+        "account_id": ids["accounts"]["foreign"],
     }
 
 
-def variants(route: str, ids, *, hidden_visible: bool) -> list[Variant]:
+def variants(
+    route: str, ids, *, hidden_visible: bool, role: str = "member"
+) -> list[Variant]:
     """Build the variants of `route`: each parameter replaced in turn by an
     out-of-reach id, and then every parameter set to the other workspace's ids."""
-    valid = reachable_ids(ids)
-    choices = out_of_reach(ids, hidden_visible=hidden_visible)
+    valid = reachable_ids(ids, role)
+    choices = out_of_reach(ids, hidden_visible=hidden_visible, role=role)
     found = []
     for name in parameters(route):
         for label, value in choices[name]:
@@ -308,9 +368,11 @@ def test_sweep_out_of_reach_ids(world, sweep_ids, form, role):
     denials = set()
     for denied_route, method in MEMBER_DENIALS:
         if role == "member" and denied_route == route:
-            own = call(persona.client, method, fill(form, reachable_ids(sweep_ids)))
+            own_ids = reachable_ids(sweep_ids, role)
+            own = call(persona.client, method, fill(form, own_ids))
             denials.add((own.status_code, own.content))
-    for variant in variants(form, sweep_ids, hidden_visible=role != "member"):
+    hidden_visible = role != "member"
+    for variant in variants(form, sweep_ids, hidden_visible=hidden_visible, role=role):
         path = fill(form, variant.values)
         values = {**variant.values, "own_workspace_id": str(world.workspace.pk)}
         for method in METHODS:
@@ -336,7 +398,7 @@ def test_sweep_reachable_ids_control(world, sweep_ids, form, role):
     DRF returns 405 for the others, so the 404s above come from the ids."""
     persona = getattr(world, role)
     served = API_ROUTES[form.rstrip("/")] | {"OPTIONS"}
-    path = fill(form, reachable_ids(sweep_ids))
+    path = fill(form, reachable_ids(sweep_ids, role))
     # DELETE goes last: on a member route it removes the member it names.
     ordered = sorted(METHODS, key=lambda method: method == "DELETE")
     statuses = {
@@ -371,6 +433,10 @@ ADMIN_OBJECT_ROUTES: dict[str, str] = {
     "admin/integrations/integrationgrant/<path:object_id>/delete/": "grant",
     "admin/integrations/integrationgrant/<path:object_id>/change/": "grant",
     "admin/integrations/integrationgrant/<path:object_id>/": "grant",
+    "admin/integrations/oauthproviderconfig/<path:object_id>/history/": "config",
+    "admin/integrations/oauthproviderconfig/<path:object_id>/delete/": "config",
+    "admin/integrations/oauthproviderconfig/<path:object_id>/change/": "config",
+    "admin/integrations/oauthproviderconfig/<path:object_id>/": "config",
     "admin/workspaces/workspace/<path:object_id>/history/": "workspace",
     "admin/workspaces/workspace/<path:object_id>/delete/": "workspace",
     "admin/workspaces/workspace/<path:object_id>/change/": "workspace",
@@ -435,6 +501,12 @@ def admin_pages(built) -> dict[str, AdminPage]:
         "admin/integrations/integrationgrant/add/": AdminPage(
             "GET", "/admin/integrations/integrationgrant/add/", 403
         ),
+        "admin/integrations/oauthproviderconfig/": AdminPage(
+            "GET", "/admin/integrations/oauthproviderconfig/", 200
+        ),
+        "admin/integrations/oauthproviderconfig/add/": AdminPage(
+            "GET", "/admin/integrations/oauthproviderconfig/add/", 403
+        ),
         "admin/workspaces/workspace/": AdminPage(
             "GET", "/admin/workspaces/workspace/", 200
         ),
@@ -465,6 +537,8 @@ ADMIN_PAGE_ROUTES = {
     "admin/applications/app/add/",
     "admin/integrations/integrationgrant/",
     "admin/integrations/integrationgrant/add/",
+    "admin/integrations/oauthproviderconfig/",
+    "admin/integrations/oauthproviderconfig/add/",
     "admin/workspaces/workspace/",
     "admin/workspaces/workspace/add/",
     "admin/execution/agentrun/",
@@ -503,7 +577,7 @@ def workspace_a_markers(built) -> list[str]:
     """Strings that identify workspace A's apps and grants on an admin page."""
     markers = [built["mine"].workspace_id, "Acme", "member@example.test"]
     for key in ("mine", "sibling", "hidden"):
-        markers.extend([built[key].app_id, built[key].grant_id])
+        markers.extend([built[key].app_id, built[key].grant_id, built[key].config_id])
     return markers + ["Member app", "Member second app", "Owner app"]
 
 
@@ -514,7 +588,12 @@ def object_ids(built, model: str) -> list[tuple[str, str]]:
             ("missing", str(uuid.uuid4())),
             ("malformed", MALFORMED),
         ]
-    field = {"app": "app_id", "grant": "grant_id", "run": "run_id"}[model]
+    field = {
+        "app": "app_id",
+        "grant": "grant_id",
+        "run": "run_id",
+        "config": "config_id",
+    }[model]
     return [
         ("member's object in A", getattr(built["mine"], field)),
         ("owner's object in A", getattr(built["hidden"], field)),
@@ -549,6 +628,7 @@ def test_admin_own_object_control(world, built, route):
         "grant": "grant_id",
         "workspace": "workspace_id",
         "run": "run_id",
+        "config": "config_id",
     }[model]
     own = getattr(built["foreign"], field)
     page = route.split("<path:object_id>/", 1)[1]

@@ -23,6 +23,8 @@ class CallContext:
     # Decrypted secret values live here for this call only and are dropped with
     # the context when the call ends.
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    # The OAuth access token of the triggering user's account, for this call only.
+    oauth_token: str = field(default="", repr=False)
     injected: tuple[str, ...] = field(default=(), repr=False)
     upstream_sent: bool = False
 

@@ -11,10 +11,11 @@ MOCK_NEEDS_SETUP = "integration needs setup"
 MOCK_NO_SECRETS = "no secrets configured"
 MOCK_MISSING_SECRET = "missing configured secret"
 MOCK_ONLY_APPROVAL = "approved for mock-data development"
-MOCK_OAUTH_UNAVAILABLE = "OAuth connected accounts are not available yet"
+MOCK_OAUTH_NOT_CONFIGURED = "the OAuth provider is not configured"
+MOCK_OAUTH_NOT_CONNECTED = "connect your account"
 
 
-def mocked(ctx: CallContext, reason: str) -> Final:
+def mocked(ctx: CallContext, reason: str, *, extra: dict | None = None) -> Final:
     """Return one of the tool's mock results, chosen at random."""
     samples = ctx.spec.mock_data if ctx.spec else []
     data = random.choice(samples) if samples else NO_MOCK_DATA
@@ -24,6 +25,7 @@ def mocked(ctx: CallContext, reason: str) -> Final:
         "mock": True,
         "mockReason": reason,
         "statusCode": 200,
+        **(extra or {}),
     }
     return Final(
         outcome="mocked", http_status=200, body=body, reason=reason, mock_reason=reason

@@ -7,6 +7,7 @@ grant, OAuth, static secrets, templates, egress, result.
 
 import json
 import logging
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from apps.agents.domains import host_matches_domain
@@ -22,10 +23,25 @@ from apps.execution.models import SourceVersion, ToolCall
 from apps.execution.pipeline import results
 from apps.execution.pipeline.context import CallContext, Final
 from apps.execution.scrubbing import redact_credential_fields, scrub
+from apps.integrations.connected_accounts import (
+    REASON_REVOKED,
+    REASON_SCOPES,
+    account_mark,
+)
 from apps.integrations.contracts import grant_needs_setup
 from apps.integrations.grant_secrets import grant_read_secrets
-from apps.integrations.models import IntegrationGrant
+from apps.integrations.models import ConnectedAccount, IntegrationGrant
+from apps.integrations.oauth_configs import (
+    config_for,
+    config_is_complete,
+    start_url,
+)
 from apps.integrations.selectors import grant_for_call
+from apps.integrations.token_broker import (
+    AccountUnusable,
+    BrokerFailed,
+    access_token_for,
+)
 from apps.secret_store.errors import SecretUnavailable
 
 logger = logging.getLogger(__name__)
@@ -155,20 +171,57 @@ def find_grant(ctx: CallContext) -> Final | None:
     return None
 
 
+def _reconnect(ctx: CallContext, reason: str, config=None) -> Final:
+    """Mock data with what the triggering user must do to connect their account."""
+    extra = {"reconnect": {"reason": reason}}
+    if config is not None:
+        extra["reconnect"]["startUrl"] = start_url(config)
+    return results.mocked(ctx, reason, extra=extra)
+
+
 def resolve_oauth(ctx: CallContext) -> Final | None:
     """Step 5: OAuth tools run with the triggering user's connected account."""
     if ctx.spec.kind != "oauth2":
         return None
-    if ctx.tool_call.triggering_user_id is None:
+    user_id = ctx.tool_call.triggering_user_id
+    if user_id is None:
         return results.denied(
             "missing_triggering_user",
             "This OAuth tool runs as the user who started the run, and the run has "
             "none.",
             status=403,
         )
-    # TODO: connected accounts and the token broker are not built yet; every
-    # OAuth tool returns mock data until they are.
-    return results.mocked(ctx, results.MOCK_OAUTH_UNAVAILABLE)
+    auth = ctx.spec.integration["auth"]
+    config = config_for(
+        workspace_id=ctx.app.workspace_id, provider_key=auth.get("providerKey", "")
+    )
+    if not config_is_complete(config):
+        return results.mocked(ctx, results.MOCK_OAUTH_NOT_CONFIGURED)
+
+    account = ConnectedAccount.objects.filter(config=config, user_id=user_id).first()
+    if account is None:
+        return _reconnect(ctx, results.MOCK_OAUTH_NOT_CONNECTED, config)
+    missing = set(auth.get("scopes") or []) - set(account.granted_scopes)
+    if missing and account.status == ConnectedAccount.Status.ACTIVE:
+        account_mark(account, ConnectedAccount.Status.NEEDS_RECONNECT, REASON_SCOPES)
+    if account.status != ConnectedAccount.Status.ACTIVE:
+        return _reconnect(ctx, account.status_reason or REASON_REVOKED, config)
+
+    try:
+        ctx.oauth_token = access_token_for(account.pk)
+    except AccountUnusable as error:
+        return _reconnect(ctx, error.reason, config)
+    except BrokerFailed as error:
+        logger.warning(
+            "oauth token broker failed: call=%s code=%s", ctx.tool_call.pk, error.code
+        )
+        return results.failed(
+            "oauth_token_broker_failed",
+            "The OAuth token could not be refreshed now; retry later.",
+            status=502,
+            retryable=error.retryable,
+        )
+    return None
 
 
 def read_static_secrets(ctx: CallContext) -> Final | None:
@@ -204,6 +257,14 @@ def render_template(ctx: CallContext) -> Final | tuple:
         return results.mocked(ctx, results.MOCK_MISSING_SECRET)
     except templating.TemplateError as error:
         return results.denied(error.code, error.detail, status=400, extra=error.extra)
+    if ctx.oauth_token:
+        # Validation refuses an Authorization header in OAuth tools, so this is
+        # the only one the request carries.
+        rendered = replace(
+            rendered,
+            headers={**rendered.headers, "Authorization": f"Bearer {ctx.oauth_token}"},
+            injected_values=(*rendered.injected_values, ctx.oauth_token),
+        )
     ctx.injected = tuple(rendered.injected_values)
     return rendered
 
