@@ -3,9 +3,9 @@
 An access token more than 60 s from expiry is used as it is. Otherwise one
 process refreshes it. On PostgreSQL it holds a row lock on the account, in a
 short transaction of its own that ends before the tool's upstream call. On
-SQLite it holds a process lock, because local mode runs tasks in one process. The account is
-re-read inside the lock, so callers that waited use the token the first one
-fetched instead of refreshing again.
+SQLite it holds a process lock, because local mode runs tasks in one process.
+The account is re-read inside the lock, so callers that waited use the token
+the first one fetched instead of refreshing again.
 """
 
 import logging
