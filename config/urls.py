@@ -9,6 +9,7 @@ handler500 = "apps.core.errors.json_server_error"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("apps.accounts.urls")),
+    path("oidc/", include("apps.accounts.oidc_urls")),
     path("", include("apps.workspaces.invitation_page_urls")),
     path("api/", include("config.api_urls")),
 ]

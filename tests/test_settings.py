@@ -22,8 +22,14 @@ COMPLETE_PRODUCTION = {
     "SECOND_PUBLIC_URL": "https://second.example.test",
     "DATABASE_URL": "postgres://second@127.0.0.1:5432/second",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "SECOND_AUTH_MODE": "local",
-    "SECOND_ALLOW_LOCAL_AUTH_IN_PRODUCTION": "on",
+    "SECOND_AUTH_MODE": "external",
+    "OIDC_OP_ISSUER": "https://login.example.test",
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": "https://login.example.test/authorize",
+    "OIDC_OP_TOKEN_ENDPOINT": "https://login.example.test/token",
+    "OIDC_OP_USER_ENDPOINT": "https://login.example.test/userinfo",
+    "OIDC_OP_JWKS_ENDPOINT": "https://login.example.test/jwks",
+    "OIDC_RP_CLIENT_ID": "second",
+    "OIDC_RP_CLIENT_SECRET": "oidc-client-secret-for-tests",
     "INTERNAL_API_TOKEN": "internal-token-0123456789abcdefghijkl",
     "SECOND_TOKEN_ENCRYPTION_KEY": "00112233445566778899aabbccddeeff" * 2,
 }
@@ -87,10 +93,6 @@ def test_production_complete_starts(complete):
     assert complete.returncode == 0, complete.stderr
 
 
-def test_production_escape_hatch_logged(complete):
-    assert "SECOND_ALLOW_LOCAL_AUTH_IN_PRODUCTION" in complete.stderr
-
-
 @pytest.fixture(scope="module")
 def unsafe(tmp_path_factory):
     return manage_check(UNSAFE_PRODUCTION, tmp_path_factory.mktemp("home"))
@@ -125,7 +127,9 @@ SINGLE_CHANGES = [
     ("DATABASE_URL", {"DATABASE_URL": None}),
     ("DATABASE_URL", {"DATABASE_URL": "sqlite:///second.sqlite3"}),
     ("REDIS_URL", {"REDIS_URL": None}),
-    ("SECOND_AUTH_MODE", {"SECOND_ALLOW_LOCAL_AUTH_IN_PRODUCTION": None}),
+    ("SECOND_AUTH_MODE", {"SECOND_AUTH_MODE": "local"}),
+    ("OIDC_OP_ISSUER", {"OIDC_OP_ISSUER": None}),
+    ("OIDC_RP_CLIENT_SECRET", {"OIDC_RP_CLIENT_SECRET": None}),
     ("INTERNAL_API_TOKEN", {"INTERNAL_API_TOKEN": None}),
     ("INTERNAL_API_TOKEN", {"INTERNAL_API_TOKEN": "x" * 31}),
     ("SECOND_TOKEN_ENCRYPTION_KEY", {"SECOND_TOKEN_ENCRYPTION_KEY": None}),
@@ -143,6 +147,8 @@ SINGLE_IDS = [
     "sqlite database",
     "no redis",
     "local auth",
+    "no oidc issuer",
+    "no oidc client secret",
     "no internal token",
     "short internal token",
     "no encryption key",
@@ -281,3 +287,30 @@ def test_local_environment_key_wins(tmp_path):
     environment = local_environment(state, SECOND_TOKEN_ENCRYPTION_KEY=key)
     manage_check(environment, tmp_path)
     assert not (state / "encryption_key").exists()
+
+
+OIDC_VARIABLES = [
+    "OIDC_OP_ISSUER",
+    "OIDC_OP_AUTHORIZATION_ENDPOINT",
+    "OIDC_OP_TOKEN_ENDPOINT",
+    "OIDC_OP_USER_ENDPOINT",
+    "OIDC_OP_JWKS_ENDPOINT",
+    "OIDC_RP_CLIENT_ID",
+    "OIDC_RP_CLIENT_SECRET",
+]
+
+
+@pytest.fixture(scope="module")
+def external_without_oidc(tmp_path_factory):
+    home = tmp_path_factory.mktemp("external")
+    environment = local_environment(home / "state", SECOND_AUTH_MODE="external")
+    return manage_check(environment, home)
+
+
+def test_external_without_oidc_refused(external_without_oidc):
+    assert external_without_oidc.returncode != 0
+
+
+@pytest.mark.parametrize("variable", OIDC_VARIABLES)
+def test_external_names_each_variable(external_without_oidc, variable):
+    assert len(problem_lines(external_without_oidc.stderr, variable)) == 1

@@ -33,6 +33,15 @@ class SecondAdminSite(admin.AdminSite):
     index_title = "Governance"
     login_form = WorkspaceAdminLoginForm
 
+    def login(self, request, extra_context=None):
+        from django.conf import settings
+
+        from apps.accounts.oidc_views import login_redirect
+
+        if settings.SECOND_AUTH_MODE == "external":
+            return login_redirect(request.GET.get("next", "/admin/"))
+        return super().login(request, extra_context)
+
     def has_permission(self, request) -> bool:
         user = request.user
         return bool(user and user.is_active and has_admin_access(user))

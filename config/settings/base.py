@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.accounts.oidc_views.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.InternalRoutesMiddleware",
@@ -102,6 +103,7 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.PersonalTokenAuthentication",
+        "apps.accounts.authentication.ProviderTokenAuthentication",
         "apps.accounts.authentication.CsrfSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.workspaces.api.permissions.IsIdentified"],
@@ -117,9 +119,59 @@ if SECOND_AUTH_MODE == "none":
     SECOND_AUTH_MODE = "local"
 if SECOND_AUTH_MODE not in ("local", "external"):
     problems.add("SECOND_AUTH_MODE", "must be 'local' or 'external'.")
-SECOND_ALLOW_LOCAL_AUTH_IN_PRODUCTION = env.bool(
-    "SECOND_ALLOW_LOCAL_AUTH_IN_PRODUCTION", default=False
+
+# External login with OpenID Connect (mozilla-django-oidc), read in every mode
+# and required in external mode. Provider tokens are never kept in the session.
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_OP_LOGOUT_ENDPOINT = env.str("OIDC_OP_LOGOUT_ENDPOINT", default="")
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_REQUIRED_VARIABLES = (
+    "OIDC_OP_ISSUER",
+    "OIDC_OP_AUTHORIZATION_ENDPOINT",
+    "OIDC_OP_TOKEN_ENDPOINT",
+    "OIDC_OP_USER_ENDPOINT",
+    "OIDC_OP_JWKS_ENDPOINT",
+    "OIDC_RP_CLIENT_ID",
+    "OIDC_RP_CLIENT_SECRET",
 )
+if SECOND_AUTH_MODE == "external":
+    for _variable in OIDC_REQUIRED_VARIABLES:
+        if not globals()[_variable]:
+            problems.add(_variable, "is required when SECOND_AUTH_MODE=external.")
+if OIDC_RP_SIGN_ALGO not in ("RS256", "ES256"):
+    problems.add("OIDC_RP_SIGN_ALGO", "must be RS256 or ES256.")
+# External mode signs in only through the provider; local mode only locally.
+AUTHENTICATION_BACKENDS = (
+    ["apps.accounts.oidc.ProviderBackend"]
+    if SECOND_AUTH_MODE == "external"
+    else ["django.contrib.auth.backends.ModelBackend"]
+)
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+OIDC_STORE_ACCESS_TOKEN = False
+OIDC_STORE_ID_TOKEN = False
+OIDC_CREATE_USER = True
+OIDC_TIMEOUT = 10
+OIDC_VERIFY_KID = True
+# Sessions are renewed against the provider this often, before ID tokens expire.
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env.int(
+    "OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", default=15 * 60
+)
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+OIDC_OP_LOGOUT_URL_METHOD = "apps.accounts.oidc.provider_logout_url"
+LOGOUT_REDIRECT_URL = "/"
+# The claim whose values map to workspace roles at each login, and the map:
+# {"claim value": [{"workspace": "slug", "role": "admin"}, ...]}.
+SECOND_OIDC_ROLE_CLAIM = env.str("SECOND_OIDC_ROLE_CLAIM", default="groups")
+SECOND_OIDC_ROLE_MAP = env.json("SECOND_OIDC_ROLE_MAP", default={})
 
 SECOND_WORKSPACE_CREATION = env.str("SECOND_WORKSPACE_CREATION", default="anyone")
 if SECOND_WORKSPACE_CREATION not in ("anyone", "ops"):

@@ -12,7 +12,6 @@ from config.settings.base import (
     DEBUG,
     SECOND_AGENT_RUNTIME,
     SECOND_AGENT_RUNTIME_URL,
-    SECOND_ALLOW_LOCAL_AUTH_IN_PRODUCTION,
     SECOND_AUTH_MODE,
     WORKOS_API_KEY,
     env,
@@ -76,31 +75,11 @@ CACHES = {
 CELERY_TASK_ALWAYS_EAGER = False
 
 if SECOND_AUTH_MODE != "external":
-    if SECOND_ALLOW_LOCAL_AUTH_IN_PRODUCTION:
-        logger.warning(
-            "SECOND_ALLOW_LOCAL_AUTH_IN_PRODUCTION is set: production accepts local "
-            "Django accounts. Remove it once external login is configured."
-        )
-    else:
-        problems.add(
-            "SECOND_AUTH_MODE",
-            "must be 'external' in production; configure OIDC_* and set "
-            "SECOND_AUTH_MODE=external.",
-        )
-
-OIDC_REQUIRED_VARIABLES = (
-    "OIDC_OP_ISSUER",
-    "OIDC_OP_AUTHORIZATION_ENDPOINT",
-    "OIDC_OP_TOKEN_ENDPOINT",
-    "OIDC_OP_USER_ENDPOINT",
-    "OIDC_OP_JWKS_ENDPOINT",
-    "OIDC_RP_CLIENT_ID",
-    "OIDC_RP_CLIENT_SECRET",
-)
-if SECOND_AUTH_MODE == "external":
-    for variable in OIDC_REQUIRED_VARIABLES:
-        if not env.str(variable, default=""):
-            problems.add(variable, "is required when SECOND_AUTH_MODE=external.")
+    problems.add(
+        "SECOND_AUTH_MODE",
+        "must be 'external' in production; configure OIDC_* and set "
+        "SECOND_AUTH_MODE=external.",
+    )
 
 INTERNAL_API_TOKEN = env.str("INTERNAL_API_TOKEN", default="")
 if len(INTERNAL_API_TOKEN) < 32:

@@ -255,6 +255,9 @@ def test_page_revoked_token(world):
 
 def test_external_mode_offers_no_signup(world, settings):
     settings.SECOND_AUTH_MODE = "external"
+    # External mode refuses personal tokens of accounts idle at the provider.
+    world.owner.user.last_provider_login_at = timezone.now()
+    world.owner.user.save(update_fields=["last_provider_login_at"])
     created = invite(world.owner, world, "newcomer@example.test")
     path = page_path(created.json()["acceptUrl"])
 

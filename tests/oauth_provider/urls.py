@@ -24,4 +24,5 @@ urlpatterns = [
     path("test/stats", views.stats, name="test-stats"),
     path("test/expire", views.expire, name="test-expire"),
     path("test/redirect-uri", views.redirect_uri, name="test-redirect-uri"),
+    path("test/user", views.user, name="test-user"),
 ]

@@ -134,3 +134,38 @@ def redirect_uri(request: HttpRequest) -> JsonResponse:
         logger.warning("redirect URI rejected: client %r not found", client_id)
         return JsonResponse({"error": "unknown_client"}, status=404)
     return JsonResponse({"redirect_uris": registered})
+
+
+UNVERIFIED_GROUP = "email-unverified"
+
+
+@csrf_exempt
+@require_POST
+def user(request: HttpRequest) -> JsonResponse:
+    """Change one user: `groups` (names), `email`, `email_verified`, `is_active`.
+
+    Group names become the `groups` claim. `email_verified: false` puts the user
+    in the email-unverified group, which the claims validator reads.
+    """
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    if denied := _authorized(request):
+        return denied
+    body = _json_body(request)
+    account = get_user_model().objects.filter(username=body.get("username")).first()
+    if account is None:
+        return JsonResponse({"error": "user_not_found"}, status=404)
+    names = set(account.groups.values_list("name", flat=True))
+    if "groups" in body:
+        names = {str(name) for name in body["groups"]} | (names & {UNVERIFIED_GROUP})
+    if "email_verified" in body:
+        names.discard(UNVERIFIED_GROUP)
+        if not body["email_verified"]:
+            names.add(UNVERIFIED_GROUP)
+    account.groups.set([Group.objects.get_or_create(name=name)[0] for name in names])
+    for field in ("email", "is_active"):
+        if field in body:
+            setattr(account, field, body[field])
+    account.save()
+    return JsonResponse({"username": account.get_username(), "groups": sorted(names)})

@@ -157,6 +157,11 @@ class OAuthProvider:
             payload["client_id"] = self.clients[client].client_id
         self._test_call("POST", "/test/redirect-uri", payload)
 
+    def set_user(self, username: str, **changes) -> dict:
+        """Change a provider user's `groups`, `email`, `email_verified` or
+        `is_active`; the next sign-in's claims carry the change."""
+        return self._test_call("POST", "/test/user", {"username": username, **changes})
+
     def authorize(
         self, url: str, *, username: str = "alice", allow: bool = True
     ) -> str:
