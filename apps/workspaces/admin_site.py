@@ -34,13 +34,30 @@ class SecondAdminSite(admin.AdminSite):
     login_form = WorkspaceAdminLoginForm
 
     def login(self, request, extra_context=None):
+        """Sign in locally, or at the identity provider in external mode.
+
+        A signed-in user without admin access gets 403 instead of another trip
+        to the provider, which would bring them straight back here.
+        """
         from django.conf import settings
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponseRedirect
+        from django.urls import reverse
 
         from apps.accounts.oidc_views import login_redirect
 
-        if settings.SECOND_AUTH_MODE == "external":
-            return login_redirect(request.GET.get("next", "/admin/"))
-        return super().login(request, extra_context)
+        if settings.SECOND_AUTH_MODE != "external":
+            return super().login(request, extra_context)
+        if request.user.is_authenticated:
+            if self.has_permission(request):
+                return HttpResponseRedirect(
+                    reverse("admin:index", current_app=self.name)
+                )
+            raise PermissionDenied(
+                "This account is not an owner or admin of any workspace, so it has "
+                "no admin access."
+            )
+        return login_redirect(request.GET.get("next", "/admin/"))
 
     def has_permission(self, request) -> bool:
         user = request.user
