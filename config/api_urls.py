@@ -13,6 +13,11 @@ from apps.applications.api.publishing import (
     ReviewCollectionView,
 )
 from apps.applications.api.views import AppCollectionView, AppDetailView
+from apps.audit.api.views import (
+    AuditEventCollectionView,
+    AuditEventDetailView,
+    AuditEventSummaryView,
+)
 from apps.core.api import health
 from apps.core.urls import api_path
 from apps.execution.api import internal
@@ -88,6 +93,22 @@ urlpatterns = [
         f"{WORKSPACE}/integrations/<str:grant_id>/reset",
         IntegrationResetView.as_view(),
         name="integration-reset",
+    ),
+    *api_path(
+        f"{WORKSPACE}/audit-events",
+        AuditEventCollectionView.as_view(),
+        name="audit-events",
+    ),
+    # The summary route comes first so that "summary" is never read as an id.
+    *api_path(
+        f"{WORKSPACE}/audit-events/summary",
+        AuditEventSummaryView.as_view(),
+        name="audit-events-summary",
+    ),
+    *api_path(
+        f"{WORKSPACE}/audit-events/<str:event_id>",
+        AuditEventDetailView.as_view(),
+        name="audit-event",
     ),
     *api_path(
         f"{WORKSPACE}/oauth-providers",

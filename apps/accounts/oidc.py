@@ -64,7 +64,7 @@ def provider_logout_url(request) -> str:
     """Return where logout sends the browser: the provider's end-session page
     when configured, else the product's own start page."""
     if not settings.OIDC_OP_LOGOUT_ENDPOINT:
-        return settings.LOGOUT_REDIRECT_URL
+        return "/"
     query = urlencode(
         {
             "client_id": settings.OIDC_RP_CLIENT_ID,

@@ -4,16 +4,14 @@ import logging
 
 from celery import shared_task
 
+from apps.audit.retention import retention_apply
+
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="audit.apply_retention")
 def apply_retention() -> int:
-    """Remove expired audit events.
-
-    NOTE: retention is not built yet, so this job removes nothing. When it is,
-    it removes only whole expired prefixes of a workspace's chain and leaves an
-    `audit.checkpoint` event for verification to start from.
-    """
-    logger.info("audit retention ran: removed=0")
-    return 0
+    """Remove the expired prefix of every audit chain, leaving checkpoints."""
+    removed = retention_apply()
+    logger.info("audit retention job finished: removed=%s", removed)
+    return removed

@@ -167,7 +167,6 @@ OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env.int(
 )
 OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
 OIDC_OP_LOGOUT_URL_METHOD = "apps.accounts.oidc.provider_logout_url"
-LOGOUT_REDIRECT_URL = "/"
 # The claim whose values map to workspace roles at each login, and the map:
 # {"claim value": [{"workspace": "slug", "role": "admin"}, ...]}.
 SECOND_OIDC_ROLE_CLAIM = env.str("SECOND_OIDC_ROLE_CLAIM", default="groups")
@@ -229,6 +228,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # django-auditlog keeps model diffs only; the product's own audit events live in
 # apps.audit. Remote addresses stay out of its rows.
 AUDITLOG_DISABLE_REMOTE_ADDR = True
+# Audit events older than this are removed by the retention job, in whole
+# prefixes of each workspace's chain, leaving an audit.checkpoint event.
+SECOND_AUDIT_RETENTION_DAYS = env.int("SECOND_AUDIT_RETENTION_DAYS", default=365)
 
 LOGGING = {
     "version": 1,

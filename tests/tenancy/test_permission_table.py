@@ -20,7 +20,8 @@ def example(name: str):
 
 @pytest.fixture
 def objects(world) -> dict[str, str]:
-    """An app with a grant, made by the owner; ids to fill into routes."""
+    """An app with a grant, made by the owner, and an audit event; ids to fill
+    into routes."""
     app = world.owner.post(f"{world.base}/apps", {"name": "Notifier"}).json()
     setup = world.owner.put(
         f"{world.base}/apps/{app['id']}/integration-setup",
@@ -30,6 +31,7 @@ def objects(world) -> dict[str, str]:
         "app": app["id"],
         "grant": setup["integrations"][0]["id"],
         "member": str(world.member.user.pk),
+        "event": str(AuditEvent.objects.filter(workspace=world.workspace).first().pk),
     }
 
 
@@ -134,6 +136,23 @@ TABLE = [
         {"name": "Another"},
         {"member": (201, OK), "admin": (201, OK), "owner": (201, OK)},
     ),
+    *[
+        (
+            "GET",
+            path,
+            None,
+            {
+                "member": (403, "audit_logs_forbidden"),
+                "admin": (200, OK),
+                "owner": (200, OK),
+            },
+        )
+        for path in (
+            "/audit-events",
+            "/audit-events/summary",
+            "/audit-events/{event}",
+        )
+    ],
 ]
 
 CASES = [

@@ -18,7 +18,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.applications.models import App
-from apps.audit.services import Source
+from apps.audit.models import AuditEvent
+from apps.audit.services import Actor, AuditEntry, Source, audit_record
 from apps.integrations.models import ConnectedAccount, OAuthProviderConfig
 from apps.workspaces.invitations import invitation_create
 from apps.workspaces.models import Membership, Team
@@ -67,9 +68,13 @@ API_ROUTES: dict[str, set[str]] = {
     f"{WORKSPACE}/oauth/<str:config_id>/start": {"GET"},
     f"{WORKSPACE}/connected-accounts": {"GET"},
     f"{WORKSPACE}/connected-accounts/<str:account_id>": {"DELETE"},
+    f"{WORKSPACE}/audit-events": {"GET"},
+    f"{WORKSPACE}/audit-events/summary": {"GET"},
+    f"{WORKSPACE}/audit-events/<str:event_id>": {"GET"},
 }
 
-# A member lacks `integrations:manage`, `members:manage` and `members:invite`.
+# A member lacks `integrations:manage`, `members:manage`, `members:invite` and
+# `audit:read`.
 # The guard checks the role's permission before it looks up the object, so these
 # responses are a 403 for every object id: foreign, missing, malformed or the
 # member's own. It is the same body for all of them, so it does not reveal whether
@@ -104,6 +109,7 @@ MEMBER_DENIALS = {
     (f"{WORKSPACE}/oauth-providers/<str:config_id>", "PATCH"): (
         "oauth_provider_config_forbidden"
     ),
+    (f"{WORKSPACE}/audit-events/<str:event_id>", "GET"): "audit_logs_forbidden",
 }
 
 
@@ -195,12 +201,41 @@ def oauth_ids(world) -> dict:
     }
 
 
+def event_id_in(workspace_id) -> str:
+    """Return the id of the newest audit event of the workspace."""
+    return str(AuditEvent.objects.filter(workspace_id=workspace_id).first().pk)
+
+
+def global_event_id() -> str:
+    """Record an event on the global chain, which no workspace owns."""
+    event = audit_record(
+        workspace=None,
+        entry=AuditEntry(
+            event_name="auth.login_failed",
+            outcome="failure",
+            summary="A sign-in failed",
+            actor=Actor.system(),
+        ),
+    )
+    return str(event.pk)
+
+
+def event_ids(world) -> dict:
+    """An audit event of each workspace and one of the global chain."""
+    return {
+        "mine": event_id_in(world.workspace.pk),
+        "foreign": event_id_in(world.other_workspace.pk),
+        "global": global_event_id(),
+    }
+
+
 @pytest.fixture
 def sweep_ids(world, built):
     """The apps of `built` with the workspace-level ids of both workspaces."""
     return {
         **built,
         **oauth_ids(world),
+        "events": event_ids(world),
         "mine_workspace": workspace_ids(
             world.workspace, world.owner.user, world.member.user
         ),
@@ -275,6 +310,12 @@ def out_of_reach(
             ("missing account", missing),
             ("malformed account", MALFORMED),
         ],
+        "event_id": [
+            ("foreign event", ids["events"]["foreign"]),
+            ("global-chain event", ids["events"]["global"]),
+            ("missing event", missing),
+            ("malformed event", MALFORMED),
+        ],
     }
     if not hidden_visible:
         choices["app_id"].append(("app the member cannot see", hidden.app_id))
@@ -297,6 +338,7 @@ def reachable_ids(ids, role: str = "member") -> dict[str, str]:
         "tool_name": "lookup",
         "config_id": ids["configs"]["mine"],
         "account_id": ids["accounts"][role],
+        "event_id": ids["events"]["mine"],
     }
 
 
@@ -314,6 +356,7 @@ def foreign_ids(ids) -> dict[str, str]:
         "tool_name": "lookup",
         "config_id": ids["configs"]["foreign"],
         "account_id": ids["accounts"]["foreign"],
+        "event_id": ids["events"]["foreign"],
     }
 
 
@@ -419,10 +462,10 @@ def test_workspace_list_own_only(world, built, form):
 
 
 APP_INDEX_ROUTE = (
-    "admin/^(?P<app_label>workspaces|applications|integrations|execution)/$"
+    "admin/^(?P<app_label>workspaces|applications|integrations|execution|audit)/$"
 )
 
-# Admin pages. Object pages take the pk of an App or an IntegrationGrant.
+# Admin pages. Object pages take the pk of the model named beside them.
 ADMIN_OBJECT_ROUTES: dict[str, str] = {
     "admin/applications/app/<path:object_id>/approve-agents/": "app",
     "admin/applications/app/<path:object_id>/history/": "app",
@@ -445,6 +488,10 @@ ADMIN_OBJECT_ROUTES: dict[str, str] = {
     "admin/execution/agentrun/<path:object_id>/delete/": "run",
     "admin/execution/agentrun/<path:object_id>/change/": "run",
     "admin/execution/agentrun/<path:object_id>/": "run",
+    "admin/audit/auditevent/<path:object_id>/history/": "event",
+    "admin/audit/auditevent/<path:object_id>/delete/": "event",
+    "admin/audit/auditevent/<path:object_id>/change/": "event",
+    "admin/audit/auditevent/<path:object_id>/": "event",
 }
 
 # The status the outsider gets for their own object, per page: the control that
@@ -519,6 +566,10 @@ def admin_pages(built) -> dict[str, AdminPage]:
         "admin/execution/agentrun/add/": AdminPage(
             "GET", "/admin/execution/agentrun/add/", 403
         ),
+        "admin/audit/auditevent/": AdminPage("GET", "/admin/audit/auditevent/", 200),
+        "admin/audit/auditevent/add/": AdminPage(
+            "GET", "/admin/audit/auditevent/add/", 403
+        ),
         APP_INDEX_ROUTE: AdminPage("GET", "/admin/applications/", 200),
         "admin/(?P<url>.*)$": AdminPage("GET", "/admin/no-such-page/", 404),
     }
@@ -543,6 +594,8 @@ ADMIN_PAGE_ROUTES = {
     "admin/workspaces/workspace/add/",
     "admin/execution/agentrun/",
     "admin/execution/agentrun/add/",
+    "admin/audit/auditevent/",
+    "admin/audit/auditevent/add/",
     APP_INDEX_ROUTE,
     "admin/(?P<url>.*)$",
 }
@@ -588,6 +641,13 @@ def object_ids(built, model: str) -> list[tuple[str, str]]:
             ("missing", str(uuid.uuid4())),
             ("malformed", MALFORMED),
         ]
+    if model == "event":
+        return [
+            ("event in A", event_id_in(built["mine"].workspace_id)),
+            ("global-chain event", global_event_id()),
+            ("missing", str(uuid.uuid4())),
+            ("malformed", MALFORMED),
+        ]
     field = {
         "app": "app_id",
         "grant": "grant_id",
@@ -619,10 +679,11 @@ def test_admin_foreign_object_404(world, built, route, superuser):
     assert mismatches == []
 
 
-@pytest.mark.parametrize("route", sorted(ADMIN_OBJECT_ROUTES))
-def test_admin_own_object_control(world, built, route):
-    client = admin_client(world.outsider.user)
-    model = ADMIN_OBJECT_ROUTES[route]
+def outsider_object_id(built, model: str) -> str:
+    """Return the id of the outsider's own object of `model`, in workspace B."""
+    foreign = built["foreign"]
+    if model == "event":
+        return event_id_in(foreign.workspace_id)
     field = {
         "app": "app_id",
         "grant": "grant_id",
@@ -630,7 +691,14 @@ def test_admin_own_object_control(world, built, route):
         "run": "run_id",
         "config": "config_id",
     }[model]
-    own = getattr(built["foreign"], field)
+    return getattr(foreign, field)
+
+
+@pytest.mark.parametrize("route", sorted(ADMIN_OBJECT_ROUTES))
+def test_admin_own_object_control(world, built, route):
+    client = admin_client(world.outsider.user)
+    model = ADMIN_OBJECT_ROUTES[route]
+    own = outsider_object_id(built, model)
     page = route.split("<path:object_id>/", 1)[1]
     method, status = ADMIN_OWN_OBJECT_BY_MODEL.get(
         (model, page), ADMIN_OWN_OBJECT[page]

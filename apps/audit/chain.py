@@ -1,0 +1,312 @@
+"""Verify a hash chain of audit events from its start to its chain head.
+
+A chain starts either at sequence 1 with an empty `previous_hash`, or at an
+`audit.checkpoint` event that retention left in place of the events it removed
+(apps/audit/retention.py describes that scheme). From the start on, every event
+must hash to its stored `hash`, follow the event before it at the next sequence
+and carry that event's hash as its `previous_hash`. The last event must be the
+one the chain head row names.
+
+The chain uses no secret key. It shows events edited, deleted or inserted
+outside `audit_record`, but not a rewrite of every later event and of the head
+row together.
+"""
+
+import copy
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from apps.audit.models import AuditChainHead, AuditEvent
+from apps.audit.services import event_digest
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_EVENT = "audit.checkpoint"
+CHECKPOINT_DIGEST_KEY = "checkpointDigest"
+CHUNK_SIZE = 2000
+
+CONTENT_CHANGED = "content changed"
+LINK_BROKEN = "link broken"
+SEQUENCE_GAP = "sequence gap"
+MISSING_AFTER_HEAD = "missing after head"
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first broken link of a chain: where it is and what is wrong."""
+
+    sequence: int
+    event_id: str | None
+    problem: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The result of verifying one chain: its event count and any break."""
+
+    scope: str
+    count: int
+    first_sequence: int | None = None
+    starts_at_checkpoint: bool = False
+    broken: ChainBreak | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+    def describe(self) -> str:
+        """Return one paragraph that names the first broken link or the count."""
+        if self.broken is not None:
+            event = self.broken.event_id or "none (no stored event)"
+            return (
+                f"Audit chain {self.scope} is broken at sequence "
+                f"{self.broken.sequence}, event {event}: {self.broken.problem}. "
+                f"{self.broken.detail}"
+            )
+        if self.count == 0:
+            return f"Audit chain {self.scope} is intact: it has no events."
+        start = "the checkpoint at " if self.starts_at_checkpoint else ""
+        return (
+            f"Audit chain {self.scope} is intact: {self.count} events from "
+            f"{start}sequence {self.first_sequence}."
+        )
+
+
+def chain_scope(workspace_id_or_none) -> str:
+    """Return the chain head scope of a workspace id, or "global" for None."""
+    return "global" if workspace_id_or_none is None else str(workspace_id_or_none)
+
+
+def chain_events(workspace_id_or_none):
+    """Return the queryset of one chain's events, in no particular order."""
+    if workspace_id_or_none is None:
+        return AuditEvent.objects.filter(workspace__isnull=True)
+    return AuditEvent.objects.filter(workspace_id=workspace_id_or_none)
+
+
+def _break_at(event: AuditEvent, problem: str, detail: str) -> ChainBreak:
+    return ChainBreak(event.sequence, str(event.pk), problem, detail)
+
+
+def checkpoint_digest(event: AuditEvent) -> str:
+    """Return the digest of a checkpoint's content without its own digest key.
+
+    It covers every column `event_digest` covers, metadata included, so a
+    changed checkpoint shows although its `hash` is the removed event's hash.
+    """
+    unsigned = copy.copy(event)
+    unsigned.metadata = {
+        key: value
+        for key, value in (event.metadata or {}).items()
+        if key != CHECKPOINT_DIGEST_KEY
+    }
+    return event_digest(unsigned)
+
+
+def _check_checkpoint(event: AuditEvent) -> ChainBreak | None:
+    metadata = event.metadata if isinstance(event.metadata, dict) else {}
+    if metadata.get(CHECKPOINT_DIGEST_KEY) != checkpoint_digest(event):
+        return _break_at(
+            event, CONTENT_CHANGED, "The checkpoint's content does not match."
+        )
+
+    if metadata.get("removedThroughSequence") != event.sequence:
+        return _break_at(
+            event, SEQUENCE_GAP, "The checkpoint's sequence is not the one it removed."
+        )
+
+    if metadata.get("removedThroughHash") != event.hash:
+        return _break_at(
+            event, LINK_BROKEN, "The checkpoint's hash is not the one it removed."
+        )
+    return None
+
+
+def _check_start(event: AuditEvent) -> ChainBreak | None:
+    if event.event_name == CHECKPOINT_EVENT:
+        return _check_checkpoint(event)
+
+    if event_digest(event) != event.hash:
+        return _break_at(
+            event, CONTENT_CHANGED, "The stored hash does not match the content."
+        )
+
+    if event.sequence != 1:
+        return _break_at(
+            event,
+            SEQUENCE_GAP,
+            f"The chain starts at sequence {event.sequence} without a checkpoint.",
+        )
+
+    if event.previous_hash:
+        return _break_at(
+            event, LINK_BROKEN, "The first event links to an earlier hash."
+        )
+    return None
+
+
+def _check_next(event: AuditEvent, previous: AuditEvent) -> ChainBreak | None:
+    if event_digest(event) != event.hash:
+        return _break_at(
+            event, CONTENT_CHANGED, "The stored hash does not match the content."
+        )
+
+    if event.sequence != previous.sequence + 1:
+        return _break_at(
+            event,
+            SEQUENCE_GAP,
+            f"Sequence {previous.sequence} is followed by {event.sequence}.",
+        )
+
+    if event.previous_hash != previous.hash:
+        return _break_at(
+            event,
+            LINK_BROKEN,
+            f"The previous hash is not the hash of sequence {previous.sequence}.",
+        )
+    return None
+
+
+@dataclass
+class _Walk:
+    """The state of a walk: events checked, the first and last, any break."""
+
+    count: int = 0
+    first: AuditEvent | None = None
+    last: AuditEvent | None = None
+    broken: ChainBreak | None = None
+
+
+def _walk(events: Iterable[AuditEvent]) -> _Walk:
+    """Check events in sequence order and stop at the first broken link."""
+    walk = _Walk()
+    for event in events:
+        if walk.last is None:
+            walk.broken = _check_start(event)
+            walk.first = event
+        else:
+            walk.broken = _check_next(event, walk.last)
+
+        if walk.broken is not None:
+            return walk
+        walk.count += 1
+        walk.last = event
+    return walk
+
+
+def _head_of(scope: str) -> tuple[int, str]:
+    head = AuditChainHead.objects.filter(scope=scope).first()
+    if head is None:
+        return 0, ""
+    return head.last_sequence, head.last_hash
+
+
+def _check_tail(last: AuditEvent | None, head: tuple[int, str]) -> ChainBreak | None:
+    head_sequence, head_hash = head
+    if last is None and head_sequence > 0:
+        return ChainBreak(
+            1,
+            None,
+            MISSING_AFTER_HEAD,
+            f"The chain head is at sequence {head_sequence} but no event is stored.",
+        )
+
+    if last is not None and last.sequence < head_sequence:
+        return ChainBreak(
+            last.sequence + 1,
+            None,
+            MISSING_AFTER_HEAD,
+            f"The chain head is at sequence {head_sequence} but the last stored "
+            f"event is {last.pk} at sequence {last.sequence}.",
+        )
+
+    if last is not None and last.hash != head_hash:
+        return _break_at(last, LINK_BROKEN, "The chain head contains a different hash.")
+    return None
+
+
+def _check_beyond_head(workspace_id_or_none, head_sequence: int) -> ChainBreak | None:
+    """Find an event past the chain head that `audit_record` did not write.
+
+    Events appended during the walk are past the head read before it. So the
+    head is read again after the newest event, because `audit_record` commits
+    each event together with its head.
+    """
+    events = chain_events(workspace_id_or_none)
+    newest = events.filter(sequence__gt=head_sequence).order_by("-sequence").first()
+    if newest is None:
+        return None
+
+    current_sequence, _ = _head_of(chain_scope(workspace_id_or_none))
+    if newest.sequence <= current_sequence:
+        return None
+
+    stray = events.filter(sequence__gt=current_sequence).order_by("sequence").first()
+    return _break_at(
+        stray,
+        LINK_BROKEN,
+        f"The event is past the chain head at sequence {current_sequence}.",
+    )
+
+
+def chain_walk(*, workspace_id_or_none, through_sequence: int) -> ChainBreak | None:
+    """Return the first broken link up to `through_sequence`, ignoring the head."""
+    events = (
+        chain_events(workspace_id_or_none)
+        .filter(sequence__lte=through_sequence)
+        .order_by("sequence")
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    return _walk(events).broken
+
+
+def chain_verify(*, workspace_id_or_none) -> ChainReport:
+    """Verify one chain, a workspace's or the global one, in constant memory.
+
+    The head is read before the walk, and only events up to it are walked, so an
+    event appended meanwhile neither breaks the walk nor goes unchecked later.
+    """
+    scope = chain_scope(workspace_id_or_none)
+    head = _head_of(scope)
+    events = (
+        chain_events(workspace_id_or_none)
+        .filter(sequence__lte=head[0])
+        .order_by("sequence")
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    walk = _walk(events)
+
+    broken = (
+        walk.broken
+        or _check_tail(walk.last, head)
+        or _check_beyond_head(workspace_id_or_none, head[0])
+    )
+    report = ChainReport(
+        scope=scope,
+        count=walk.count,
+        first_sequence=walk.first.sequence if walk.first is not None else None,
+        starts_at_checkpoint=(
+            walk.first is not None and walk.first.event_name == CHECKPOINT_EVENT
+        ),
+        broken=broken,
+    )
+
+    _log(report)
+    return report
+
+
+def _log(report: ChainReport) -> None:
+    if report.broken is None:
+        logger.info(
+            "audit chain intact: scope=%s events=%s", report.scope, report.count
+        )
+        return
+    logger.warning(
+        "audit chain broken: scope=%s sequence=%s id=%s problem=%s",
+        report.scope,
+        report.broken.sequence,
+        report.broken.event_id,
+        report.broken.problem,
+    )

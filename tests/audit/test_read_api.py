@@ -1,0 +1,428 @@
+"""The audit log read routes: filters, keyset pages, one event and the counts."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.cache import cache
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import Actor, AuditEntry, Target, audit_record
+
+NOT_FOUND = b'{"error":"not_found","detail":"Not found."}'
+EVENT_KEYS = {
+    "id",
+    "occurredAt",
+    "eventName",
+    "category",
+    "severity",
+    "outcome",
+    "action",
+    "summary",
+    "actor",
+    "source",
+    "target",
+    "changes",
+    "relatedIds",
+    "metadata",
+    "retention",
+    "sequence",
+    "previousHash",
+    "hash",
+}
+# Bounds every cursor walk, so a cursor that repeats cannot loop for ever.
+MAX_PAGES = 50
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Start each test without the `audit.viewed` keys of earlier tests."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def record(workspace, event_name="tool.custom.executed", outcome="success", **extra):
+    """Write one event to the workspace's chain and return it."""
+    entry = AuditEntry(
+        event_name=event_name,
+        outcome=outcome,
+        summary=extra.pop("summary", f"{event_name} {outcome}"),
+        actor=extra.pop("actor", Actor.system()),
+        **extra,
+    )
+    return audit_record(workspace=workspace, entry=entry)
+
+
+def record_many(workspace, count: int) -> list[str]:
+    return [str(record(workspace).pk) for _ in range(count)]
+
+
+def move_to(event, when: datetime) -> None:
+    AuditEvent.objects.filter(pk=event.pk).update(occurred_at=when)
+
+
+def events_url(world, suffix: str = "") -> str:
+    return f"{world.base}/audit-events{suffix}"
+
+
+def listed(persona, url: str, **params) -> list[str]:
+    response = persona.get(url, data=params)
+    assert response.status_code == 200, response.content
+    return [event["id"] for event in response.json()["results"]]
+
+
+def walk(persona, url: str, limit: int, between=None) -> list[str]:
+    """Follow `next` cursors to the end, calling `between` after the first page."""
+    ids, params = [], {"limit": limit}
+    for number in range(MAX_PAGES):
+        body = persona.get(url, data=params).json()
+        ids.extend(event["id"] for event in body["results"])
+        if number == 0 and between is not None:
+            between()
+        if body["next"] is None:
+            return ids
+        params = {"limit": limit, "cursor": body["next"]}
+    raise AssertionError("the cursor walk did not end")
+
+
+def workspace_ids(workspace) -> set[str]:
+    events = AuditEvent.objects.filter(workspace=workspace)
+    return {str(pk) for pk in events.values_list("pk", flat=True)}
+
+
+# Filters.
+
+
+def test_filter_by_category(world):
+    match = record(world.workspace, "app.created")
+    record(world.workspace, "review.requested")
+    ids = listed(world.owner, events_url(world), category="apps")
+    assert ids == [str(match.pk)]
+
+
+def test_filter_by_outcome(world):
+    match = record(world.workspace, "tool.custom.failed", "failure")
+    ids = listed(world.owner, events_url(world), outcome="failure")
+    assert ids == [str(match.pk)]
+
+
+def test_filter_by_event_name(world):
+    match = record(world.workspace, "tool.custom.mocked")
+    record(world.workspace, "tool.custom.executed")
+    ids = listed(world.owner, events_url(world), eventName="tool.custom.mocked")
+    assert ids == [str(match.pk)]
+
+
+def test_filter_by_target(world):
+    match = record(world.workspace, target=Target(type="app", id="app-1"))
+    record(world.workspace, target=Target(type="app", id="app-2"))
+    record(world.workspace, target=Target(type="agent_run", id="app-1"))
+    params = {"targetType": "app", "targetId": "app-1"}
+    assert listed(world.owner, events_url(world), **params) == [str(match.pk)]
+
+
+def test_filter_by_target_type(world):
+    first = record(world.workspace, target=Target(type="grant", id="g-1"))
+    second = record(world.workspace, target=Target(type="grant", id="g-2"))
+    ids = listed(world.owner, events_url(world), targetType="grant")
+    assert ids == [str(second.pk), str(first.pk)]
+
+
+def test_target_id_needs_type(world):
+    response = world.owner.get(events_url(world), data={"targetId": "app-1"})
+    assert "targetId" in response.json()["fields"]
+
+
+def test_filter_by_actor(world):
+    actor = Actor.for_user(world.admin.user, "admin")
+    match = record(world.workspace, actor=actor)
+    ids = listed(world.owner, events_url(world), actorId=str(world.admin.user.pk))
+    assert ids == [str(match.pk)]
+
+
+def test_filter_by_app(world):
+    app_event = record(world.workspace, target=Target(type="app", id="app-7"))
+    run_event = record(
+        world.workspace, target=Target(type="agent_run", id="run-1", parent="app-7")
+    )
+    record(world.workspace, target=Target(type="app", id="app-8"))
+    ids = listed(world.owner, events_url(world), appId="app-7")
+    assert ids == [str(run_event.pk), str(app_event.pk)]
+
+
+def test_filter_since(world):
+    old, new = record(world.workspace), record(world.workspace)
+    AuditEvent.objects.filter(workspace=world.workspace).exclude(pk=new.pk).update(
+        occurred_at=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    move_to(old, datetime(2021, 1, 1, tzinfo=UTC))
+    ids = listed(world.owner, events_url(world), since="2022-01-01T00:00:00Z")
+    assert ids == [str(new.pk)]
+
+
+def test_filter_until(world):
+    old = record(world.workspace)
+    move_to(old, datetime(2020, 6, 1, tzinfo=UTC))
+    ids = listed(world.owner, events_url(world), until="2020-12-31T23:59:59+00:00")
+    assert ids == [str(old.pk)]
+
+
+@pytest.mark.parametrize("field", ["since", "until"])
+def test_bad_time_is_400(world, field):
+    response = world.owner.get(events_url(world), data={field: "yesterday"})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("field", ["since", "until"])
+def test_bad_time_names_field(world, field):
+    response = world.owner.get(events_url(world), data={field: "2024-13-01"})
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert list(body["fields"]) == [field]
+
+
+def test_bad_cursor_names_field(world):
+    response = world.owner.get(events_url(world), data={"cursor": "bm90LWpzb24"})
+    assert list(response.json()["fields"]) == ["cursor"]
+
+
+def test_filters_stay_in_workspace(world):
+    record(world.other_workspace, "tool.custom.denied", "denied")
+    ids = listed(world.owner, events_url(world), eventName="tool.custom.denied")
+    assert ids == []
+
+
+# Order, limit and cursor.
+
+
+def test_list_newest_first(world):
+    first, second = record(world.workspace), record(world.workspace)
+    ids = listed(world.owner, events_url(world), limit=2)
+    assert ids == [str(second.pk), str(first.pk)]
+
+
+def test_equal_times_order_by_sequence(world):
+    first, second = record(world.workspace), record(world.workspace)
+    same = datetime(2030, 1, 1, tzinfo=UTC)
+    move_to(first, same)
+    move_to(second, same)
+    ids = listed(world.owner, events_url(world), limit=2)
+    assert ids == [str(second.pk), str(first.pk)]
+
+
+def test_event_body_keys(world):
+    record(world.workspace)
+    response = world.owner.get(events_url(world), data={"limit": 1})
+    assert set(response.json()["results"][0]) == EVENT_KEYS
+
+
+def test_event_body_target(world):
+    record(world.workspace, target=Target("agent_run", "r-1", "Run", "app-1"))
+    body = world.owner.get(events_url(world), data={"limit": 1}).json()
+    target = body["results"][0]["target"]
+    assert target == {
+        "type": "agent_run",
+        "id": "r-1",
+        "name": "Run",
+        "parent": "app-1",
+    }
+
+
+def test_limit_defaults_to_100(world):
+    record_many(world.workspace, 120)
+    assert len(listed(world.owner, events_url(world))) == 100
+
+
+def test_limit_clamped_to_200(world):
+    record_many(world.workspace, 220)
+    assert len(listed(world.owner, events_url(world), limit=500)) == 200
+
+
+def test_limit_clamped_to_1(world):
+    record_many(world.workspace, 3)
+    assert len(listed(world.owner, events_url(world), limit=0)) == 1
+
+
+def test_last_page_next_null(world):
+    body = world.owner.get(events_url(world), data={"limit": 200}).json()
+    assert body["next"] is None
+
+
+def test_cursor_walk_each_once(world):
+    record_many(world.workspace, 250)
+    expected = workspace_ids(world.workspace)
+    ids = walk(world.owner, events_url(world), limit=100)
+    assert sorted(ids) == sorted(expected)
+
+
+def test_cursor_walk_ignores_new_events(world):
+    record_many(world.workspace, 250)
+    expected = workspace_ids(world.workspace)
+    ids = walk(
+        world.owner,
+        events_url(world),
+        limit=100,
+        between=lambda: record_many(world.workspace, 30),
+    )
+    assert sorted(ids) == sorted(expected)
+
+
+def test_cursor_walk_equal_times(world):
+    record_many(world.workspace, 250)
+    # In the past, so the `audit.viewed` event of the first read sorts first.
+    AuditEvent.objects.filter(workspace=world.workspace).update(
+        occurred_at=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    expected = workspace_ids(world.workspace)
+    ids = walk(world.owner, events_url(world), limit=70)
+    assert sorted(ids) == sorted(expected)
+
+
+# One event.
+
+
+def test_detail_returns_event(world):
+    event = record(world.workspace)
+    response = world.owner.get(events_url(world, f"/{event.pk}"))
+    assert response.json()["hash"] == event.hash
+
+
+def test_detail_foreign_id_404(world):
+    foreign = record(world.other_workspace)
+    response = world.owner.get(events_url(world, f"/{foreign.pk}"))
+    assert response.content == NOT_FOUND
+
+
+def test_detail_global_event_404(world):
+    event = audit_record(
+        workspace=None,
+        entry=AuditEntry("auth.login_failed", "failure", "failed", Actor.system()),
+    )
+    response = world.owner.get(events_url(world, f"/{event.pk}"))
+    assert response.content == NOT_FOUND
+
+
+@pytest.mark.parametrize("event_id", ["00000000-0000-4000-8000-000000000000", "x-1"])
+def test_detail_missing_id_404(world, event_id):
+    response = world.owner.get(events_url(world, f"/{event_id}"))
+    assert response.content == NOT_FOUND
+
+
+# Counts.
+
+
+def test_summary_counts(world):
+    AuditEvent.objects.filter(workspace=world.workspace).delete()
+    record(world.workspace, "app.created")
+    record(world.workspace, "app.deleted")
+    record(world.workspace, "tool.custom.failed", "failure")
+    body = world.owner.get(events_url(world, "/summary")).json()
+    assert body["total"] == 3
+    assert body["byCategory"] == {"apps": 2, "runs_and_tools": 1}
+    assert body["byOutcome"] == {"success": 2, "failure": 1}
+    assert body["byCategoryOutcome"] == {
+        "apps": {"success": 2},
+        "runs_and_tools": {"failure": 1},
+    }
+
+
+def test_summary_respects_range(world):
+    old = record(world.workspace, "review.approved")
+    move_to(old, datetime(2020, 1, 1, tzinfo=UTC))
+    params = {"since": "2019-12-31T00:00:00Z", "until": "2020-01-02T00:00:00Z"}
+    body = world.owner.get(events_url(world, "/summary"), data=params).json()
+    assert body["byCategory"] == {"reviews": 1}
+
+
+def test_summary_bad_since_400(world):
+    response = world.owner.get(events_url(world, "/summary"), data={"since": "soon"})
+    assert list(response.json()["fields"]) == ["since"]
+
+
+# Who may read.
+
+
+@pytest.mark.parametrize("suffix", ["", "/summary"])
+def test_member_gets_403(world, suffix):
+    response = world.member.get(events_url(world, suffix))
+    assert response.status_code == 403
+    assert response.json()["error"] == "audit_logs_forbidden"
+
+
+def test_member_detail_gets_403(world):
+    event = record(world.workspace)
+    response = world.member.get(events_url(world, f"/{event.pk}"))
+    assert response.json()["error"] == "audit_logs_forbidden"
+
+
+def test_member_denial_audited(world):
+    world.member.get(events_url(world))
+    denial = AuditEvent.objects.get(event_name="access.denied")
+    assert denial.metadata["code"] == "audit_logs_forbidden"
+
+
+def test_admin_may_read(world):
+    assert world.admin.get(events_url(world)).status_code == 200
+
+
+def test_outsider_gets_404(world):
+    assert world.outsider.get(events_url(world)).content == NOT_FOUND
+
+
+# Reading is audited.
+
+
+def viewed_count(world) -> int:
+    return AuditEvent.objects.filter(
+        workspace=world.workspace, event_name="audit.viewed"
+    ).count()
+
+
+def test_two_reads_one_viewed(world):
+    world.owner.get(events_url(world))
+    world.owner.get(events_url(world, "/summary"))
+    assert viewed_count(world) == 1
+
+
+def test_viewed_again_after_expiry(world):
+    world.owner.get(events_url(world))
+    cache.clear()
+    world.owner.get(events_url(world))
+    assert viewed_count(world) == 2
+
+
+def test_viewed_per_user(world):
+    world.owner.get(events_url(world))
+    world.admin.get(events_url(world))
+    assert viewed_count(world) == 2
+
+
+def test_viewed_names_reader(world):
+    world.admin.get(events_url(world))
+    viewed = AuditEvent.objects.get(event_name="audit.viewed")
+    assert viewed.actor_id == str(world.admin.user.pk)
+
+
+def test_viewed_not_in_first_page(world):
+    ids = listed(world.owner, events_url(world))
+    viewed = AuditEvent.objects.get(event_name="audit.viewed")
+    assert str(viewed.pk) not in ids
+
+
+def test_viewed_uses_one_minute_key(world, monkeypatch):
+    calls = []
+
+    def spy(key, value, timeout):
+        calls.append(timeout)
+        return True
+
+    monkeypatch.setattr(cache, "add", spy)
+    world.owner.get(events_url(world))
+    assert calls == [60]
+
+
+def test_event_occurred_at_iso(world):
+    record(world.workspace)
+    body = world.owner.get(events_url(world), data={"limit": 1}).json()
+    parsed = datetime.fromisoformat(body["results"][0]["occurredAt"])
+    assert parsed.utcoffset() == timedelta(0)
