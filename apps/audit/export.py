@@ -19,7 +19,14 @@ from django.db.models import Max, QuerySet
 from tqdm import tqdm
 
 from apps.audit.models import AuditEvent
-from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
+from apps.audit.services import (
+    DIGEST_FIELDS,
+    Actor,
+    AuditEntry,
+    Source,
+    Target,
+    audit_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,37 +34,14 @@ FORMATS = ("jsonl", "csv")
 CHUNK_SIZE = 2000
 EVENT_NAME = "audit.exported"
 
-# Every stored column, in the order a reader of the chain needs them. The names
-# are the model's, so a row can be checked against `event_digest`.
+# Every stored column: the id, the hash and what the hash covers. The names are
+# the model's, so a row can be checked against `event_digest`.
 COLUMNS = (
     "id",
     "workspace",
     "sequence",
     "occurred_at",
-    "event_name",
-    "category",
-    "severity",
-    "outcome",
-    "action",
-    "summary",
-    "actor_kind",
-    "actor_id",
-    "actor_display",
-    "actor_role",
-    "source_kind",
-    "source_trust",
-    "request_id",
-    "ip_hash",
-    "user_agent_hash",
-    "target_type",
-    "target_id",
-    "target_name",
-    "target_parent",
-    "changes",
-    "related_ids",
-    "metadata",
-    "retention",
-    "previous_hash",
+    *(field for field in DIGEST_FIELDS if field != "sequence"),
     "hash",
 )
 NESTED_COLUMNS = frozenset({"changes", "related_ids", "metadata"})

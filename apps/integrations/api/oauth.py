@@ -115,23 +115,25 @@ class ProvidersView(WorkspaceAPIView):
         return Response([provider_body(c, manage=manage) for c in configs])
 
 
-class ProviderDetailView(WorkspaceAPIView):
-    """`PATCH …/oauth-providers/{id}`: complete or change an OAuth app."""
-
-    permissions = {"PATCH": MANAGE_DENIED}
+class ConfigScopedView(WorkspaceAPIView):
+    """A view of one OAuth provider config of the workspace; others are 404."""
 
     def resolve_scope(self, **kwargs) -> None:
         parsed = parse_id(kwargs.get("config_id"))
-        config = (
-            OAuthProviderConfig.objects.filter(
+        config = None
+        if parsed is not None:
+            config = OAuthProviderConfig.objects.filter(
                 workspace=self.workspace, pk=parsed
             ).first()
-            if parsed
-            else None
-        )
         if config is None:
             raise NotFound()
         self.config = config
+
+
+class ProviderDetailView(ConfigScopedView):
+    """`PATCH …/oauth-providers/{id}`: complete or change an OAuth app."""
+
+    permissions = {"PATCH": MANAGE_DENIED}
 
     def patch(self, request, workspace_id, config_id):
         data = ProviderPatchInput(data=request.data)
@@ -149,21 +151,8 @@ class ProviderDetailView(WorkspaceAPIView):
         return Response(provider_body(config, manage=True))
 
 
-class ConnectStartView(WorkspaceAPIView):
+class ConnectStartView(ConfigScopedView):
     """`GET …/oauth/{config}/start[?returnTo=/path]`: send the user to the provider."""
-
-    def resolve_scope(self, **kwargs) -> None:
-        parsed = parse_id(kwargs.get("config_id"))
-        config = (
-            OAuthProviderConfig.objects.filter(
-                workspace=self.workspace, pk=parsed
-            ).first()
-            if parsed
-            else None
-        )
-        if config is None:
-            raise NotFound()
-        self.config = config
 
     def get(self, request, workspace_id, config_id):
         flow = connect_start(
