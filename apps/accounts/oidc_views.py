@@ -48,6 +48,12 @@ class LogoutView(OIDCLogoutView):
 
     http_method_names = ["post"]
 
+    @property
+    def redirect_url(self) -> str:
+        # Django's LOGOUT_REDIRECT_URL defaults to None, which the library
+        # cannot resolve; without a provider logout the browser goes home.
+        return settings.LOGOUT_REDIRECT_URL or "/"
+
     def post(self, request):
         user = request.user if request.user.is_authenticated else None
         if user is not None:

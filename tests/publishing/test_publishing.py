@@ -4,6 +4,7 @@ the published runtime, unpublishing and the rules on who may do what."""
 import copy
 
 import pytest
+from django.utils import timezone
 
 from apps.agents.models import AgentsApproval
 from apps.applications.models import App, AppSnapshot, Review
@@ -273,6 +274,10 @@ def test_publish_needs_valid_team(desk, world):
 
 def test_external_mode_needs_setup(desk, world, settings):
     settings.SECOND_AUTH_MODE = "external"
+    # External mode refuses personal tokens of accounts idle at the provider.
+    for persona in (world.owner, world.member):
+        persona.user.last_provider_login_at = timezone.now()
+        persona.user.save(update_fields=["last_provider_login_at"])
     world.member.put(
         f"{desk.url}/integration-setup",
         {
