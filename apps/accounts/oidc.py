@@ -6,7 +6,7 @@ the operator-hosts waiver applies to OIDC endpoints only. It verifies the ID
 token's issuer, audience, expiry and issue time on top of the library's
 signature and nonce checks. It matches users by the (issuer, subject) pair,
 never by email.
-An email counts only when the provider says it is verified.
+An email counts only when the provider marks it as verified.
 """
 
 import json

@@ -104,9 +104,9 @@ class GrantSecret(models.Model):
 class OAuthProviderConfig(models.Model):
     """A customer-owned OAuth app of one workspace, per providerKey.
 
-    The setup sync creates it as a shell from the builder's OAuth metadata; an
-    admin completes it with the client id and the client secret, which lives in
-    the secret store and is referenced here.
+    The setup sync creates it as a shell from the builder's OAuth metadata. An
+    admin then completes it with the client id and the client secret. The
+    secret is stored in the secret store, and this row keeps its reference.
     """
 
     class TokenAuthMethod(models.TextChoices):
@@ -167,9 +167,9 @@ class OAuthProviderConfig(models.Model):
 class ConnectedAccount(models.Model):
     """One user's account at a workspace's OAuth provider.
 
-    The access and refresh tokens live in the secret store. `status` tells
-    whether calls may use the account; `status_reason` says what the user must
-    do when they may not.
+    The access and refresh tokens are stored in the secret store. `status`
+    decides whether calls may use the account, and `status_reason` is the
+    message that tells the user what to do when they may not.
     """
 
     class Status(models.TextChoices):

@@ -88,7 +88,7 @@ def _local_rows_exist() -> bool:
 def encryption_key_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     try:
         if settings.WORKOS_API_KEY and not _local_rows_exist():
-            # WorkOS Vault holds every secret, so no local key is needed.
+            # WorkOS Vault stores every secret, so no local key is needed.
             return []
         return _local_store_errors()
     except DatabaseError:

@@ -36,7 +36,7 @@ class SecretStore(Protocol):
 
 
 class UnavailableStore:
-    """Adapter used in place of one that this process has not configured."""
+    """Adapter used in place of an adapter this process has not configured."""
 
     def __init__(self, backend: str, reason: str) -> None:
         self.backend = backend

@@ -499,7 +499,7 @@ def test_revoke_skips_unapproved_app(world):
     ]
 
 
-# Who sees the actions
+# Who gets the actions
 
 
 def admin_actions(user) -> set[str]:

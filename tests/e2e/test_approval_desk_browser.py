@@ -4,7 +4,7 @@ An owner signs in and opens a draft that became stale when a second tool added
 a new domain and OAuth scope. The owner reads that difference and approves the
 hash shown on the action's confirmation page. The draft run's next tool call
 then reaches the loopback upstream. A member cannot sign in or approve, and the
-owner of another workspace sees neither the app in the list nor its page.
+owner of another workspace finds neither the app in the list nor its page.
 
 Chromium is Debian's binary, started by Playwright without downloading a
 browser. Its host resolver maps every name but localhost and 127.0.0.1 to
