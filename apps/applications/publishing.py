@@ -22,6 +22,11 @@ from apps.workspaces.models import Team
 
 logger = logging.getLogger(__name__)
 
+# The audience of an app's published version: its teams' members while one
+# exists, and otherwise only those who build the app.
+AUDIENCE_TEAMS = "teams"
+AUDIENCE_BUILDERS = "builders"
+
 
 def app_target(app: App) -> Target:
     return Target(type="app", id=str(app.pk), name=app.name)
@@ -80,11 +85,16 @@ def draft_state(app: App):
     )
 
 
-def set_teams(app: App, teams: list[Team], actor: Actor, source: Source) -> None:
-    before = sorted(str(pk) for pk in app.teams.values_list("pk", flat=True))
+def team_ids_of(app: App) -> list[str]:
+    return sorted(str(pk) for pk in app.teams.values_list("pk", flat=True))
+
+
+def set_teams(app: App, teams: list[Team], actor: Actor, source: Source) -> list[str]:
+    """Give the app `teams`, audited as `app.teams_changed`; return the ids before."""
+    before = team_ids_of(app)
     after = sorted(str(team.pk) for team in teams)
     if before == after:
-        return
+        return before
     app.teams.set(teams)
     audit_record(
         workspace=app.workspace,
@@ -96,6 +106,38 @@ def set_teams(app: App, teams: list[Team], actor: Actor, source: Source) -> None
             source=source,
             target=app_target(app),
             related_ids={"teamIdsBefore": before, "teamIds": after},
+        ),
+    )
+    return before
+
+
+def visibility_record(
+    app: App,
+    *,
+    before: tuple[str, list[str]],
+    after: tuple[str, list[str]],
+    actor: Actor,
+    source: Source,
+) -> None:
+    """Audit a change of who can see the app's published version.
+
+    `before` and `after` are an audience and its team ids: AUDIENCE_TEAMS while a
+    published version exists, AUDIENCE_BUILDERS (owners, admins, the creator and
+    collaborators only, no team ids) while none does.
+    """
+    if before == after:
+        return
+    audit_record(
+        workspace=app.workspace,
+        entry=AuditEntry(
+            event_name="app.visibility_changed",
+            outcome="success",
+            summary=f"{actor.display} changed who can see {app.name}",
+            actor=actor,
+            source=source,
+            target=app_target(app),
+            metadata={"audienceBefore": before[0], "audience": after[0]},
+            related_ids={"teamIdsBefore": before[1], "teamIds": after[1]},
         ),
     )
 
@@ -140,7 +182,16 @@ def snapshot_promote(
     app.publish_status = App.PublishStatus.PUBLISHED
     app.published_at = timezone.now()
     app.save(update_fields=["publish_status", "published_at", "updated_at"])
-    set_teams(app, teams, actor, source)
+    teams_before = set_teams(app, teams, actor, source)
+    visibility_record(
+        app,
+        before=(
+            (AUDIENCE_TEAMS, teams_before) if previous else (AUDIENCE_BUILDERS, [])
+        ),
+        after=(AUDIENCE_TEAMS, team_ids_of(app)),
+        actor=actor,
+        source=source,
+    )
 
     audit_record(
         workspace=app.workspace,
@@ -200,6 +251,13 @@ def app_unpublish(*, app: App, actor: Actor, source: Source, reason: str = "") -
                 target=app_target(locked),
                 metadata={"hash": hash_before, "reason": reason},
             ),
+        )
+        visibility_record(
+            locked,
+            before=(AUDIENCE_TEAMS, team_ids_of(locked)),
+            after=(AUDIENCE_BUILDERS, []),
+            actor=actor,
+            source=source,
         )
     app.refresh_from_db()
     logger.info("app unpublished: app=%s", app.pk)

@@ -39,10 +39,16 @@ def app_update(
 ) -> App:
     """Change the app's name or description, and its teams when `teams` is given.
 
-    A change of teams is audited as `app.teams_changed`. The catalogue has no
+    A change of teams is audited as `app.teams_changed`, and also as
+    `app.visibility_changed` while the app is published. The catalogue has no
     event for a new name or description.
     """
-    from apps.applications.publishing import set_teams
+    from apps.applications.publishing import (
+        AUDIENCE_TEAMS,
+        set_teams,
+        team_ids_of,
+        visibility_record,
+    )
 
     with transaction.atomic():
         for field in ("name", "description"):
@@ -50,7 +56,15 @@ def app_update(
                 setattr(app, field, changes[field])
         app.save()
         if teams is not None:
-            set_teams(app, teams, actor, source)
+            before = set_teams(app, teams, actor, source)
+            if app.snapshots.filter(kind=AppSnapshot.Kind.PUBLISHED).exists():
+                visibility_record(
+                    app,
+                    before=(AUDIENCE_TEAMS, before),
+                    after=(AUDIENCE_TEAMS, team_ids_of(app)),
+                    actor=actor,
+                    source=source,
+                )
     logger.info("app updated: app=%s fields=%s", app.pk, sorted(changes))
     return app
 

@@ -404,6 +404,54 @@ def test_team_change_is_audited(desk, world):
     assert len(events("app.teams_changed")) == 1
 
 
+def test_draft_team_change_keeps_visibility(desk, world):
+    team = world.owner.post(f"{world.base}/teams", {"name": "Platform"}).json()
+
+    world.owner.patch(desk.url, {"teamIds": [team["id"]]})
+
+    assert events("app.visibility_changed") == []
+
+
+def test_first_publish_changes_visibility(desk):
+    desk.publish_now(hash=desk.draft_hash())
+
+    [event] = events("app.visibility_changed")
+    assert event.metadata == {"audienceBefore": "builders", "audience": "teams"}
+    assert event.related_ids == {"teamIdsBefore": [], "teamIds": [desk.general]}
+
+
+def test_republish_same_teams_keeps_visibility(desk):
+    desk.publish_now(hash=desk.draft_hash())
+
+    desk.publish_now(hash=desk.draft_hash())
+
+    assert len(events("app.visibility_changed")) == 1
+
+
+def test_published_team_change_changes_visibility(desk, world):
+    desk.publish_now(hash=desk.draft_hash())
+    team = world.owner.post(f"{world.base}/teams", {"name": "Platform"}).json()
+
+    world.owner.patch(desk.url, {"teamIds": [team["id"]]})
+
+    event = events("app.visibility_changed")[-1]
+    assert event.metadata == {"audienceBefore": "teams", "audience": "teams"}
+    assert event.related_ids == {
+        "teamIdsBefore": [desk.general],
+        "teamIds": [team["id"]],
+    }
+
+
+def test_unpublish_changes_visibility(desk, world):
+    desk.publish_now(hash=desk.draft_hash())
+
+    world.owner.post(f"{desk.url}/unpublish")
+
+    event = events("app.visibility_changed")[-1]
+    assert event.metadata == {"audienceBefore": "teams", "audience": "builders"}
+    assert event.related_ids == {"teamIdsBefore": [desk.general], "teamIds": []}
+
+
 def test_published_app_visible_to_team(desk, world):
     world.owner.post(f"{world.base}/apps", {"name": "Owner app"})
     owned = App.objects.get(name="Owner app")
