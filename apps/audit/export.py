@@ -183,7 +183,7 @@ def _record_export(workspace, since, until, fmt, rows, actor, source) -> None:
             outcome="success",
             summary=f"Exported {rows} audit event(s) as {fmt}.",
             actor=actor or Actor.system("audit export"),
-            source=source or Source(kind="web", trust="ops_cli"),
+            source=source or Source.for_command(),
             target=Target(type="workspace", id=str(workspace.pk), name=workspace.name),
             metadata={
                 "format": fmt,

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -43,6 +44,14 @@ class Source:
     request_id: str = ""
     ip_hash: str = ""
     user_agent_hash: str = ""
+
+    @classmethod
+    def for_command(cls) -> "Source":
+        """The source of a `manage.py` command: no request, so a run id of its own.
+
+        Every event of one run shares the id, as the events of one request do.
+        """
+        return cls(kind="worker", trust="ops_cli", request_id=f"cli-{uuid.uuid4().hex}")
 
     @classmethod
     def from_request(cls, request, trust: str = "authenticated") -> "Source":

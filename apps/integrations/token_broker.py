@@ -160,7 +160,7 @@ def _refresh_locked(account_id, *, lock_row: bool = False) -> str | Exception:
         account,
         "oauth.token_refreshed",
         "success",
-        {"refreshTokenRotated": bool(token.refresh_token)},
+        {"refreshRotated": bool(token.refresh_token)},
     )
     logger.info("oauth token refreshed: account=%s", account.pk)
     return token.access_token

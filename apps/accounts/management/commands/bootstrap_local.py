@@ -32,7 +32,7 @@ class Command(BaseCommand):
                 owner=owner,
                 name="Demo",
                 slug=DEMO_SLUG,
-                source=Source(kind="web", trust="ops_cli"),
+                source=Source.for_command(),
             )
             self.stdout.write(f"Created the demo workspace {workspace.pk}.")
         else:

@@ -22,7 +22,7 @@ class Command(BaseCommand):
                 "check the spelling or create the account first."
             )
         api_token, token = api_token_create(
-            user=user, name=options["name"], source=Source(kind="web", trust="ops_cli")
+            user=user, name=options["name"], source=Source.for_command()
         )
         self.stdout.write(f"Created token {api_token.pk} for {user.username}.")
         self.stdout.write("It is shown once; store it now:")

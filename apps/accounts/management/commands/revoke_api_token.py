@@ -30,7 +30,7 @@ class Command(BaseCommand):
             api_token_revoke(
                 api_token=api_token,
                 actor=None,
-                source=Source(kind="web", trust="ops_cli"),
+                source=Source.for_command(),
             )
         except ApiError as error:
             raise CommandError(error.detail) from None

@@ -145,7 +145,7 @@ class Command(BaseCommand):
             fmt=options["format"],
             out=out,
             actor=Actor.system(COMMAND),
-            source=Source(kind="web", trust="ops_cli"),
+            source=Source.for_command(),
             progress_file=_PlainStream(self.stderr),
             show_progress=options["verbosity"] > 0,
         )

@@ -41,7 +41,7 @@ class Command(BaseCommand):
 
         revoked, failed = 0, []
         actor = Actor.system("manage.py revoke_credentials")
-        source = Source(kind="web", trust="ops_cli")
+        source = Source.for_command()
         for account in accounts.select_related("config", "config__workspace"):
             try:
                 account_revoke(

@@ -113,7 +113,7 @@ class Command(BaseCommand):
         with progress:
             return key_rotation_run(
                 actor=Actor.system(COMMAND),
-                source=Source(kind="web", trust="ops_cli"),
+                source=Source.for_command(),
                 batch_size=options["batch_size"],
                 max_batches=options["max_batches"],
                 on_batch=advance,

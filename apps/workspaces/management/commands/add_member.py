@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 user=user,
                 role=role,
                 actor=None,
-                source=Source(kind="web", trust="ops_cli"),
+                source=Source.for_command(),
             )
         except ApiError as error:
             raise CommandError(error.detail) from None

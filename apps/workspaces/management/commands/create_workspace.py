@@ -27,7 +27,7 @@ class Command(BaseCommand):
                 owner=owner,
                 name=options["name"],
                 slug=options.get("slug"),
-                source=Source(kind="web", trust="ops_cli"),
+                source=Source.for_command(),
             )
         except ApiError as error:
             raise CommandError(error.detail) from None

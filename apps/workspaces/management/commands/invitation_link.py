@@ -27,7 +27,7 @@ class Command(BaseCommand):
         invitation = self._find(options["id"])
         try:
             token = invitation_link_issue(
-                invitation=invitation, source=Source(kind="web", trust="ops_cli")
+                invitation=invitation, source=Source.for_command()
             )
         except ApiError as error:
             raise CommandError(error.detail) from None
