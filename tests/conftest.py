@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.support.egress_fixtures",
     "tests.support.workos_vault",
     "tests.support.oauth_server",
+    "tests.support.governed_writes",
 ]
 
 STRICT = os.environ.get("SECOND_TEST_STRICT") == "1"

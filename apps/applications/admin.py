@@ -196,6 +196,7 @@ class Outcome:
 
 @admin.register(App)
 class AppAdmin(WorkspaceScopedAdmin):
+    diff_scope = "app"
     list_display = (
         "name",
         "workspace",

@@ -53,6 +53,7 @@ def secret_field(secret: dict) -> forms.CharField:
 
 @admin.register(IntegrationGrant)
 class IntegrationGrantAdmin(WorkspaceScopedAdmin):
+    diff_scope = "grant"
     form = GrantSecretsForm
     list_display = ("name", "domain", "key_slug", "app", "status", "needs_setup")
     list_filter = ("status", "auth_type")
@@ -202,6 +203,7 @@ class ProviderConfigForm(forms.ModelForm):
 
 @admin.register(OAuthProviderConfig)
 class OAuthProviderConfigAdmin(WorkspaceScopedAdmin):
+    diff_scope = "config"
     form = ProviderConfigForm
     list_display = (
         "provider_key",

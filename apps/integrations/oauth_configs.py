@@ -160,9 +160,8 @@ def _store_client_secret(config: OAuthProviderConfig, value: str) -> bool:
             status_code=503,
             extra={"retryable": True},
         ) from error
-    OAuthProviderConfig.objects.filter(pk=config.pk).update(
-        client_secret_rotated_at=timezone.now()
-    )
+    config.client_secret_rotated_at = timezone.now()
+    config.save(update_fields=["client_secret_rotated_at", "updated_at"])
     return True
 
 

@@ -277,13 +277,14 @@ def _check_not_member(*, workspace, email: str) -> None:
 
 def _check_no_pending(*, workspace, email: str) -> None:
     """Mark a past-due pending invitation expired, then reject a live one."""
-    now = timezone.now()
-    Invitation.objects.filter(
-        workspace=workspace,
-        email=email,
-        status=Invitation.Status.PENDING,
-        expires_at__lte=now,
-    ).update(status=Invitation.Status.EXPIRED)
+    _expire_each(
+        Invitation.objects.filter(
+            workspace=workspace,
+            email=email,
+            status=Invitation.Status.PENDING,
+            expires_at__lte=timezone.now(),
+        )
+    )
 
     pending = Invitation.objects.filter(
         workspace=workspace, email=email, status=Invitation.Status.PENDING
@@ -552,9 +553,8 @@ def _join(*, invitation: Invitation, user) -> Membership:
             for team in invitation.teams.filter(workspace=invitation.workspace)
         }
     )
-    TeamMembership.objects.bulk_create(
-        [TeamMembership(team=team, membership=membership) for team in teams.values()]
-    )
+    for team in teams.values():
+        TeamMembership.objects.create(team=team, membership=membership)
     return membership
 
 
@@ -628,9 +628,34 @@ def invitation_expire_due() -> int:
 
     Running it again changes nothing until more invitations fall due.
     """
-    count = Invitation.objects.filter(
-        status=Invitation.Status.PENDING, expires_at__lte=timezone.now()
-    ).update(status=Invitation.Status.EXPIRED)
+    count = _expire_each(
+        Invitation.objects.filter(
+            status=Invitation.Status.PENDING, expires_at__lte=timezone.now()
+        )
+    )
     if count:
         logger.info("invitations expired: count=%s", count)
+    return count
+
+
+def _expire_each(due) -> int:
+    """Mark each invitation of `due` expired, one locked save per row.
+
+    A row is saved, not updated in bulk, so that django-auditlog keeps its diff.
+    The lock and the status check under it leave an invitation that was
+    accepted or revoked meanwhile unchanged.
+    """
+    count = 0
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            invitation = (
+                Invitation.objects.select_for_update()
+                .filter(pk=pk, status=Invitation.Status.PENDING)
+                .first()
+            )
+            if invitation is None:
+                continue
+            invitation.status = Invitation.Status.EXPIRED
+            invitation.save(update_fields=["status"])
+            count += 1
     return count

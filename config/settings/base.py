@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.audit.actor.AuditActorMiddleware",
     "apps.accounts.oidc_views.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -228,6 +229,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # django-auditlog keeps model diffs only; the product's own audit events live in
 # apps.audit. Remote addresses stay out of its rows.
 AUDITLOG_DISABLE_REMOTE_ADDR = True
+# A diff's correlation id is the request id of the audit events of its request.
+AUDITLOG_CID_GETTER = "apps.audit.actor.request_id_or_none"
 # Audit events older than this are removed by the retention job, in whole
 # prefixes of each workspace's chain, leaving an audit.checkpoint event.
 SECOND_AUDIT_RETENTION_DAYS = env.int("SECOND_AUDIT_RETENTION_DAYS", default=365)
