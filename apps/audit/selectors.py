@@ -125,11 +125,14 @@ def after_position(position: Position) -> Q:
     """Return the condition for rows that sort after `position`, newest first."""
     same_time = Q(occurred_at=position.occurred_at)
     same_sequence = same_time & Q(sequence=position.sequence)
-    return (
+    after = (
         Q(occurred_at__lt=position.occurred_at)
         | (same_time & Q(sequence__lt=position.sequence))
         | (same_sequence & Q(id__lt=position.id))
     )
+    # The redundant bound is a plain range on occurred_at, so the planner starts
+    # the index scan at the position instead of filtering every newer row.
+    return Q(occurred_at__lte=position.occurred_at) & after
 
 
 def audit_events_page(

@@ -1,6 +1,6 @@
 """The audit log's read filters use their indexes on a large PostgreSQL table.
 
-200,000 events in one workspace and a thousand in each of 100 others are
+1,000,000 events in one workspace and a thousand in each of 100 others are
 inserted by one INSERT ... SELECT over generate_series, then ANALYZEd. For the
 first page of each filter the API offers, the plan of the ORM query must scan
 the matching index and never scan the audit table sequentially.
@@ -18,6 +18,8 @@ from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.selectors import (
     ORDERING,
     AuditFilters,
+    Position,
+    after_position,
     audit_events_filter,
     audit_events_in,
 )
@@ -27,11 +29,7 @@ from tests.conftest import skip_or_fail
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-# A million rows in the big workspace took 46 to 80 s to insert on a 2-core
-# virtual machine shared with other runs, so the test inserts 200,000. A run at
-# a million, with pages ordered by (occurred_at, id), chose the same indexes.
-# bench/audit.py inserts a million.
-BIG_ROWS = 200_000
+BIG_ROWS = 1_000_000
 SMALL_WORKSPACES = 100
 SMALL_ROWS = 1_000
 PAGE = 50
@@ -40,11 +38,11 @@ TABLE = AuditEvent._meta.db_table
 # that match are spread over many pages, which an actor's or a target's are, and
 # may flip between it and an Index Scan from one ANALYZE sample to the next.
 INDEX_SCANS = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
-# Distinct actors and targets per workspace: with 200,000 events each actor has
-# 100 in the big workspace and each target 10, as a busy user or a long-lived
-# app would.
-ACTORS = 2_000
-TARGETS = 20_000
+# Distinct actors and targets per workspace: with a million events each actor
+# has 100 in the big workspace and each target 10, as a busy user or a
+# long-lived app would.
+ACTORS = 10_000
+TARGETS = 100_000
 TARGET_TYPES = ("app", "team", "membership", "integration")
 EVENT_NAMES = (
     "auth.login",
@@ -218,18 +216,40 @@ def table_scans(plan: dict) -> list[tuple[str, str]]:
     return found
 
 
+def deep_page(workspace):
+    """Return the newest-first page after the middle event of `workspace`."""
+    middle = AuditEvent.objects.get(workspace=workspace, sequence=BIG_ROWS // 2)
+    position = Position(middle.occurred_at, middle.sequence, middle.id)
+    events = audit_events_in(workspace=workspace).filter(after_position(position))
+    return events.order_by(*ORDERING)[: PAGE + 1]
+
+
+def index_conditions(plan: dict) -> list[str]:
+    """Return the index condition of every node of `plan` that has one."""
+    found = [plan["Index Cond"]] if "Index Cond" in plan else []
+    for child in plan.get("Plans", ()):
+        found.extend(index_conditions(child))
+    return found
+
+
+def plan_of(query) -> dict:
+    return json.loads(query.explain(format="json"))[0]["Plan"]
+
+
 @pytest.fixture(scope="module")
-def plans(django_db_setup, django_db_blocker) -> dict[str, list[tuple[str, str]]]:
-    """Build the data once, EXPLAIN each first page, then remove the data."""
+def plans(django_db_setup, django_db_blocker) -> dict[str, dict]:
+    """Build the data once, EXPLAIN each first page and one deep page, then
+    remove the data."""
     with django_db_blocker.unblock():
         if connection.vendor != "postgresql":
             skip_or_fail("the index plans need DATABASE_URL pointing at PostgreSQL")
         data = audit_data_build()
         try:
-            return {
-                name: table_scans(json.loads(query.explain(format="json"))[0]["Plan"])
-                for name, query in first_pages(data.big).items()
+            explained = {
+                name: plan_of(query) for name, query in first_pages(data.big).items()
             }
+            explained["deep"] = plan_of(deep_page(data.big))
+            return explained
         finally:
             with connection.cursor() as cursor:
                 cursor.execute(f"TRUNCATE {TABLE}, {AuditChainHead._meta.db_table}")
@@ -238,15 +258,26 @@ def plans(django_db_setup, django_db_blocker) -> dict[str, list[tuple[str, str]]
 
 @pytest.mark.parametrize("name", EXPECTED_INDEX)
 def test_first_page_uses_index(plans, name):
-    used = {index for node, index in plans[name] if node in INDEX_SCANS}
+    used = {index for node, index in table_scans(plans[name]) if node in INDEX_SCANS}
     assert EXPECTED_INDEX[name] in used
 
 
 @pytest.mark.parametrize("name", EXPECTED_INDEX)
 def test_first_page_no_seq_scan(plans, name):
-    assert "Seq Scan" not in {node for node, _ in plans[name]}
+    assert "Seq Scan" not in {node for node, _ in table_scans(plans[name])}
 
 
 @pytest.mark.parametrize("name", EXPECTED_INDEX)
 def test_first_page_reads_one_index(plans, name):
-    assert {index for _, index in plans[name] if index} == {EXPECTED_INDEX[name]}
+    scans = table_scans(plans[name])
+    assert {index for _, index in scans if index} == {EXPECTED_INDEX[name]}
+
+
+def test_deep_page_uses_newest_index(plans):
+    scans = table_scans(plans["deep"])
+    assert {index for _, index in scans if index} == {EXPECTED_INDEX["newest"]}
+
+
+def test_deep_page_starts_at_cursor(plans):
+    conditions = index_conditions(plans["deep"])
+    assert any("occurred_at <=" in condition for condition in conditions)
