@@ -8,6 +8,7 @@ catalogue name has no marked test, or when no code under `apps/` names it.
 
 import json
 import re
+from pathlib import Path
 
 from apps.audit.catalogue import EVENTS
 from apps.audit.chain import checkpoint_digest
@@ -15,8 +16,10 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import OUTCOMES, event_digest
 from tests.support.canary import assert_no_canary
 
-# Event name -> the tests marked as triggering it.
-TESTED: dict[str, list[str]] = {}
+# Event name -> the tests marked as triggering it, as "file.py::test_name". The
+# key does not depend on the module's import name, so a module that is imported
+# twice under two names registers each test once.
+TESTED: dict[str, set[str]] = {}
 
 # A value the catalogue tests pass wherever a secret, token, password or key
 # goes, so that `assert_event` can look for it in the stored event.
@@ -31,7 +34,8 @@ def emits(event_name: str):
     """Mark a test as the one that triggers `event_name` and checks its event."""
 
     def mark(test):
-        TESTED.setdefault(event_name, []).append(f"{test.__module__}.{test.__name__}")
+        source = Path(test.__code__.co_filename).name
+        TESTED.setdefault(event_name, set()).add(f"{source}::{test.__name__}")
         return test
 
     return mark
