@@ -10,6 +10,7 @@ per selected app, and report what they did and what they skipped.
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -347,6 +348,30 @@ class AppAdmin(WorkspaceScopedAdmin):
         role = role_in(user=request.user, workspace=app.workspace)
         return role if role is not None and role_governs(role) else None
 
+    def _act_on_each(self, request, apps, label: str, step) -> None:
+        """Run `step(request, app, role)` on each app and report the counts.
+
+        An app whose workspace the user does not govern is skipped as
+        `forbidden`. `step` returns a skip code, or None once it acted, and an
+        ApiError it raises skips the app with the error's code.
+        """
+        outcome = Outcome(label)
+        for app in apps:
+            role = self._governing_role(request, app)
+            if role is None:
+                outcome.skip(app, "forbidden")
+                continue
+
+            try:
+                skipped = step(request, app, role)
+            except ApiError as error:
+                skipped = error.code
+            if skipped:
+                outcome.skip(app, skipped)
+            else:
+                outcome.done += 1
+        outcome.report(request)
+
     def _intermediate_page(self, request, queryset, template: str, **context):
         rows = [desk_row(app) for app in queryset.order_by("name")]
         return TemplateResponse(
@@ -376,68 +401,52 @@ class AppAdmin(WorkspaceScopedAdmin):
                 action="approve_agents",
             )
 
-        outcome = Outcome("Approve agents.json")
-        for app in self._posted_apps(request):
-            self._approve_one(request, app, outcome)
-        outcome.report(request)
+        self._act_on_each(
+            request,
+            self._posted_apps(request),
+            "Approve agents.json",
+            self._approve_one,
+        )
         return None
 
-    def _approve_one(self, request, app: App, outcome: Outcome) -> None:
-        role = self._governing_role(request, app)
-        if role is None:
-            outcome.skip(app, "forbidden")
-            return
-
+    def _approve_one(self, request, app: App, role: str) -> str | None:
         reason = desk_row(app).nothing_to_approve
         if reason:
-            outcome.skip(app, reason)
-            return
+            return reason
 
-        try:
-            agents_approve(
-                app=app,
-                seen_hash=request.POST.get(f"hash_{app.pk}", ""),
-                user=request.user,
-                role=role,
-                source=AgentsApproval.Source.AGENTS_PAGE,
-                audit_source=Source.from_request(request, trust=ADMIN_TRUST),
-            )
-        except ApiError as error:
-            outcome.skip(app, error.code)
-            return
-        outcome.done += 1
+        agents_approve(
+            app=app,
+            seen_hash=request.POST.get(f"hash_{app.pk}", ""),
+            user=request.user,
+            role=role,
+            source=AgentsApproval.Source.AGENTS_PAGE,
+            audit_source=Source.from_request(request, trust=ADMIN_TRUST),
+        )
+        return None
 
     @admin.action(description="Approve review and publish", permissions=["change"])
     def approve_review_and_publish(self, request, queryset):
         """Approve each app's pending review, which publishes the reviewed draft."""
-        outcome = Outcome("Approve review and publish")
-        for app in queryset.order_by("name"):
-            self._publish_one(request, app, outcome)
-        outcome.report(request)
+        self._act_on_each(
+            request,
+            queryset.order_by("name"),
+            "Approve review and publish",
+            self._publish_one,
+        )
 
-    def _publish_one(self, request, app: App, outcome: Outcome) -> None:
-        role = self._governing_role(request, app)
-        if role is None:
-            outcome.skip(app, "forbidden")
-            return
-
+    def _publish_one(self, request, app: App, role: str) -> str | None:
         review = pending_review_of(app)
         if review is None:
-            outcome.skip(app, "no_pending_review")
-            return
+            return "no_pending_review"
 
-        try:
-            review_approve(
-                review=review,
-                user=request.user,
-                role=role,
-                actor=Actor.for_user(request.user, role),
-                source=Source.from_request(request, trust=ADMIN_TRUST),
-            )
-        except ApiError as error:
-            outcome.skip(app, error.code)
-            return
-        outcome.done += 1
+        review_approve(
+            review=review,
+            user=request.user,
+            role=role,
+            actor=Actor.for_user(request.user, role),
+            source=Source.from_request(request, trust=ADMIN_TRUST),
+        )
+        return None
 
     @admin.action(description="Request changes", permissions=["change"])
     def request_changes(self, request, queryset):
@@ -454,37 +463,29 @@ class AppAdmin(WorkspaceScopedAdmin):
                 message_error=error,
             )
 
-        outcome = Outcome("Request changes")
-        for app in self._posted_apps(request):
-            self._request_changes_one(request, app, message, outcome)
-        outcome.report(request)
+        self._act_on_each(
+            request,
+            self._posted_apps(request),
+            "Request changes",
+            partial(self._request_changes_one, message=message),
+        )
         return None
 
     def _request_changes_one(
-        self, request, app: App, message: str, outcome: Outcome
-    ) -> None:
-        role = self._governing_role(request, app)
-        if role is None:
-            outcome.skip(app, "forbidden")
-            return
-
+        self, request, app: App, role: str, *, message: str
+    ) -> str | None:
         review = pending_review_of(app)
         if review is None:
-            outcome.skip(app, "no_pending_review")
-            return
+            return "no_pending_review"
 
-        try:
-            review_request_changes(
-                review=review,
-                user=request.user,
-                message=message,
-                actor=Actor.for_user(request.user, role),
-                source=Source.from_request(request, trust=ADMIN_TRUST),
-            )
-        except ApiError as error:
-            outcome.skip(app, error.code)
-            return
-        outcome.done += 1
+        review_request_changes(
+            review=review,
+            user=request.user,
+            message=message,
+            actor=Actor.for_user(request.user, role),
+            source=Source.from_request(request, trust=ADMIN_TRUST),
+        )
+        return None
 
     @admin.action(description="Revoke approval", permissions=["change"])
     def revoke_approval(self, request, queryset):
@@ -498,23 +499,19 @@ class AppAdmin(WorkspaceScopedAdmin):
                 action="revoke_approval",
             )
 
-        outcome = Outcome("Revoke approval")
-        for app in self._posted_apps(request):
-            self._revoke_one(request, app, outcome)
-        outcome.report(request)
+        self._act_on_each(
+            request,
+            self._posted_apps(request),
+            "Revoke approval",
+            self._revoke_one,
+        )
         return None
 
-    def _revoke_one(self, request, app: App, outcome: Outcome) -> None:
-        role = self._governing_role(request, app)
-        if role is None:
-            outcome.skip(app, "forbidden")
-            return
-
+    def _revoke_one(self, request, app: App, role: str) -> str | None:
         live = AgentsApproval.objects.filter(app=app, revoked_at__isnull=True)
         published = app.publish_status == App.PublishStatus.PUBLISHED
         if not live.exists() and not published:
-            outcome.skip(app, "nothing_to_revoke")
-            return
+            return "nothing_to_revoke"
 
         agents_revoke(
             app=app,
@@ -522,4 +519,4 @@ class AppAdmin(WorkspaceScopedAdmin):
             actor=Actor.for_user(request.user, role),
             source=Source.from_request(request, trust=ADMIN_TRUST),
         )
-        outcome.done += 1
+        return None

@@ -89,12 +89,17 @@ def team_ids_of(app: App) -> list[str]:
     return sorted(str(pk) for pk in app.teams.values_list("pk", flat=True))
 
 
-def set_teams(app: App, teams: list[Team], actor: Actor, source: Source) -> list[str]:
-    """Give the app `teams`, audited as `app.teams_changed`; return the ids before."""
+def set_teams(
+    app: App, teams: list[Team], actor: Actor, source: Source
+) -> tuple[list[str], list[str]]:
+    """Give the app `teams`, audited as `app.teams_changed`.
+
+    Returns the sorted team ids before and after the change.
+    """
     before = team_ids_of(app)
     after = sorted(str(team.pk) for team in teams)
     if before == after:
-        return before
+        return before, after
     app.teams.set(teams)
     audit_record(
         workspace=app.workspace,
@@ -108,7 +113,7 @@ def set_teams(app: App, teams: list[Team], actor: Actor, source: Source) -> list
             related_ids={"teamIdsBefore": before, "teamIds": after},
         ),
     )
-    return before
+    return before, after
 
 
 def visibility_record(
@@ -182,13 +187,13 @@ def snapshot_promote(
     app.publish_status = App.PublishStatus.PUBLISHED
     app.published_at = timezone.now()
     app.save(update_fields=["publish_status", "published_at", "updated_at"])
-    teams_before = set_teams(app, teams, actor, source)
+    teams_before, teams_after = set_teams(app, teams, actor, source)
     visibility_record(
         app,
         before=(
             (AUDIENCE_TEAMS, teams_before) if previous else (AUDIENCE_BUILDERS, [])
         ),
-        after=(AUDIENCE_TEAMS, team_ids_of(app)),
+        after=(AUDIENCE_TEAMS, teams_after),
         actor=actor,
         source=source,
     )

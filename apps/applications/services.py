@@ -46,7 +46,6 @@ def app_update(
     from apps.applications.publishing import (
         AUDIENCE_TEAMS,
         set_teams,
-        team_ids_of,
         visibility_record,
     )
 
@@ -56,12 +55,12 @@ def app_update(
                 setattr(app, field, changes[field])
         app.save()
         if teams is not None:
-            before = set_teams(app, teams, actor, source)
+            before, after = set_teams(app, teams, actor, source)
             if app.snapshots.filter(kind=AppSnapshot.Kind.PUBLISHED).exists():
                 visibility_record(
                     app,
                     before=(AUDIENCE_TEAMS, before),
-                    after=(AUDIENCE_TEAMS, team_ids_of(app)),
+                    after=(AUDIENCE_TEAMS, after),
                     actor=actor,
                     source=source,
                 )

@@ -58,7 +58,7 @@ def current_actor_id() -> str:
 
 
 def request_id_or_none() -> str | None:
-    """The correlation id of each diff: the request id its audit events carry."""
+    """Return the correlation id of a diff: the request id of its audit events."""
     return current_request_id.get() or None
 
 

@@ -1,9 +1,11 @@
 """Model diffs of the governed models, kept by django-auditlog.
 
 Diffs complement audit events: an event records what an owner did, a diff
-records which columns of which row changed. Fields that hold secrets, token material,
+records which columns of which row changed. Fields that contain token material,
 references to stored secrets or snapshot contents are excluded entirely, so a
-diff never holds their value, a masked form of it or the fact that it changed.
+diff never contains their value, a masked form of it or the fact that it
+changed. `secret_fields` finds the first two kinds on every governed model, so
+a registration lists only the other exclusions.
 Users and personal API tokens are not registered: they belong to no workspace,
 so no workspace-scoped page could show their diffs.
 
@@ -44,11 +46,7 @@ GOVERNED = (
     Governed("workspaces.Membership"),
     Governed("workspaces.Team"),
     Governed("workspaces.TeamMembership", workspace="team__workspace_id"),
-    Governed(
-        "workspaces.Invitation",
-        exclude=("token_prefix", "token_hash"),
-        m2m=("teams",),
-    ),
+    Governed("workspaces.Invitation", m2m=("teams",)),
     Governed(
         "applications.App",
         exclude=("updated_at",),
@@ -73,18 +71,18 @@ GOVERNED = (
     ),
     Governed(
         "integrations.GrantSecret",
-        exclude=("stored_secret", "updated_at"),
+        exclude=("updated_at",),
         workspace="grant__workspace_id",
         parents={"grant": "grant_id"},
     ),
     Governed(
         "integrations.OAuthProviderConfig",
-        exclude=("client_secret", "updated_at"),
+        exclude=("updated_at",),
         parents={"config": "pk"},
     ),
     Governed(
         "integrations.ConnectedAccount",
-        exclude=("access_token", "refresh_token", "updated_at"),
+        exclude=("updated_at",),
         parents={"config": "config_id"},
     ),
 )
@@ -108,8 +106,8 @@ def _scope_of(governed: Governed):
 
 
 def secret_fields(model) -> set[str]:
-    """Return the model's fields that reference a stored secret or hold token
-    material; their diffs are always excluded, whatever a registration says."""
+    """Return the model's fields that reference a stored secret or contain token
+    material. Registration excludes them from diffs on every governed model."""
     secret_model = apps.get_model(SECRET_MODEL)
     return {
         field.name

@@ -47,9 +47,10 @@ class Source:
 
     @classmethod
     def for_command(cls) -> "Source":
-        """The source of a `manage.py` command: no request, so a run id of its own.
+        """Return the source of a `manage.py` command, with a run id of its own.
 
-        Every event of one run shares the id, as the events of one request do.
+        A command has no request, so every event of one run shares this id
+        instead, as the events of one request share the request id.
         """
         return cls(kind="worker", trust="ops_cli", request_id=f"cli-{uuid.uuid4().hex}")
 

@@ -65,10 +65,10 @@ def assert_event(
 
     `workspace` None means the global chain. `actor` is the user expected as the
     actor; the other keywords, when given, are compared with the stored columns.
-    The event must be in the catalogue's category, have a known outcome, actor
-    and source kind, a summary, short hashes for IP and user agent, a request id
-    when it came from the web, a chain hash that matches its content, and none
-    of `canaries` in any column.
+    The event must be in the catalogue's category and have a known outcome,
+    actor kind and source kind, a summary, and short hashes for IP and user
+    agent. A web event must have a request id. Its chain hash must match its
+    content, and no column may contain any of `canaries`.
     """
     event = (
         AuditEvent.objects.filter(event_name=event_name, workspace=workspace)

@@ -15,21 +15,17 @@ import django
 import pytest
 from django.db.models.query import QuerySet
 
-from apps.audit.diffs import governed_models
+from apps.audit.diffs import excluded_fields, governed_models
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = (str(ROOT / "apps"), str(ROOT / "config"))
-DJANGO = str(Path(django.__file__).resolve().parent)
-
-
-def _tracked(registration, names) -> list[str]:
-    return sorted(set(names) - set(registration.exclude))
+SKIPPED = (str(Path(django.__file__).resolve().parent), str(Path(__file__).resolve()))
 
 
 def _from_product() -> bool:
-    """Whether the code that asked Django for the bulk write is the product's."""
-    frame = sys._getframe(2)
-    while frame is not None and frame.f_code.co_filename.startswith(DJANGO):
+    """Return whether the code that asked Django for the bulk write is the product's."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(SKIPPED):
         frame = frame.f_back
     return frame is not None and frame.f_code.co_filename.startswith(PRODUCT)
 
@@ -38,36 +34,35 @@ def _from_product() -> bool:
 def governed_bulk_writes(monkeypatch):
     """The bulk writes to governed models made during the test, as text."""
     writes: list[str] = []
-    governed = governed_models()
+    excluded = {
+        model: set(excluded_fields(model, registration))
+        for model, registration in governed_models().items()
+    }
     update, bulk_create, bulk_update = (
         QuerySet.update,
         QuerySet.bulk_create,
         QuerySet.bulk_update,
     )
 
+    def note(model, operation: str, fields=None) -> None:
+        """List the write unless it skips no diff: `fields` None means every field."""
+        if model not in excluded or not _from_product():
+            return
+        if fields is None:
+            writes.append(f"{model.__name__} {operation}")
+        elif set(fields) - excluded[model]:
+            writes.append(f"{model.__name__} {operation} {sorted(fields)}")
+
     def recorded_update(self, **kwargs):
-        registration = governed.get(self.model)
-        if (
-            registration is not None
-            and _tracked(registration, kwargs)
-            and _from_product()
-        ):
-            writes.append(f"{self.model.__name__} update {sorted(kwargs)}")
+        note(self.model, "update", kwargs)
         return update(self, **kwargs)
 
     def recorded_bulk_create(self, objs, *args, **kwargs):
-        if self.model in governed and _from_product():
-            writes.append(f"{self.model.__name__} bulk_create")
+        note(self.model, "bulk_create")
         return bulk_create(self, objs, *args, **kwargs)
 
     def recorded_bulk_update(self, objs, fields, *args, **kwargs):
-        registration = governed.get(self.model)
-        if (
-            registration is not None
-            and _tracked(registration, fields)
-            and _from_product()
-        ):
-            writes.append(f"{self.model.__name__} bulk_update {sorted(fields)}")
+        note(self.model, "bulk_update", fields)
         return bulk_update(self, objs, fields, *args, **kwargs)
 
     monkeypatch.setattr(QuerySet, "update", recorded_update)
