@@ -173,6 +173,9 @@ def audit_record(*, workspace, entry: AuditEntry) -> AuditEvent:
 
     The chain head row is locked only for this insert. Callers never hold it
     across a network call, because no network call happens inside a transaction.
+    The event's time is read once the head is locked. So, on hosts whose clocks
+    agree, an event later in the chain never has an earlier time, and readers
+    that page by time see it first.
     """
     event = _build_event(workspace, entry)
     scope = str(workspace.pk) if workspace is not None else "global"
@@ -181,6 +184,7 @@ def audit_record(*, workspace, entry: AuditEntry) -> AuditEvent:
             scope=scope, defaults={"workspace": workspace}
         )
         head = AuditChainHead.objects.select_for_update().get(pk=head.pk)
+        event.occurred_at = timezone.now()
         event.sequence = head.last_sequence + 1
         event.previous_hash = head.last_hash
         event.hash = event_digest(event)
