@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.support.workos_vault",
     "tests.support.oauth_server",
     "tests.support.governed_writes",
+    "tests.audit.concurrency_support",
 ]
 
 STRICT = os.environ.get("SECOND_TEST_STRICT") == "1"

@@ -11,26 +11,23 @@ import threading
 from dataclasses import dataclass, field
 
 import pytest
-from django.db import OperationalError, connection, connections, transaction
+from django.db import OperationalError, connections, transaction
 
 from apps.audit.models import AuditChainHead
-from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
 from apps.integrations import token_broker
-from tests.conftest import skip_or_fail
+from tests.audit.concurrency_support import record_team_event
 from tests.execution.conftest import build_app, tool_document
 from tests.oauth.test_connect_cycle import Cycle
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgres"),
+]
 
 DOMAIN = "api.allowed.example"
 LOCKED = "locked"
 FREE = "free"
-
-
-@pytest.fixture(autouse=True)
-def require_postgres() -> None:
-    if connection.vendor != "postgresql":
-        skip_or_fail("chain head row locks need PostgreSQL (set DATABASE_URL)")
 
 
 @dataclass
@@ -62,30 +59,16 @@ class HeadProbe:
         return self.results[-1]
 
 
-def record_event(workspace) -> None:
-    audit_record(
-        workspace=workspace,
-        entry=AuditEntry(
-            event_name="team.created",
-            outcome="success",
-            summary="A team was created.",
-            actor=Actor.system(),
-            source=Source(kind="worker", trust="server"),
-            target=Target(type="team", id="probe"),
-        ),
-    )
-
-
 @pytest.fixture
 def head_probe(world) -> HeadProbe:
     # The head row exists from the workspace's first event on.
-    record_event(world.workspace)
+    record_team_event(world.workspace)
     return HeadProbe(world.workspace)
 
 
 def test_probe_sees_held_head(head_probe, world):
     with transaction.atomic():
-        record_event(world.workspace)
+        record_team_event(world.workspace)
         result = head_probe.probe_in_thread()
 
     assert result == LOCKED

@@ -22,7 +22,6 @@ from apps.audit.services import (
     audit_record,
     event_digest,
 )
-from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.django_db
 
@@ -326,12 +325,6 @@ def export_queries(world) -> list[str]:
     with CaptureQueriesContext(connection) as captured:
         audit_export(workspace=world.workspace, out=io.StringIO(), show_progress=False)
     return [query["sql"] for query in captured.captured_queries]
-
-
-@pytest.fixture
-def postgres():
-    if connection.vendor != "postgresql":
-        skip_or_fail("the server-side cursor checks need DATABASE_URL on PostgreSQL")
 
 
 @pytest.mark.postgres

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from apps.audit.models import AuditChainHead
 from apps.audit.selectors import (
@@ -21,34 +21,17 @@ from apps.audit.selectors import (
     audit_events_in,
     audit_events_page,
 )
-from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
-from tests.conftest import skip_or_fail
+from tests.audit.concurrency_support import record_team_event
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgres"),
+]
 
 # The hang guard for waiting on the blocked writer: 200 checks 50 ms apart.
 WAIT_CHECKS = 200
 WAIT_INTERVAL_SECONDS = 0.05
-
-
-@pytest.fixture(autouse=True)
-def require_postgres() -> None:
-    if connection.vendor != "postgresql":
-        skip_or_fail("chain head row locks need PostgreSQL (set DATABASE_URL)")
-
-
-def record_event(workspace, name: str) -> None:
-    audit_record(
-        workspace=workspace,
-        entry=AuditEntry(
-            event_name="team.created",
-            outcome="success",
-            summary=f"Team {name} was created.",
-            actor=Actor.system(),
-            source=Source(kind="worker", trust="server"),
-            target=Target(type="team", id=name),
-        ),
-    )
 
 
 def lock_waiters() -> int:
@@ -73,7 +56,7 @@ class BlockedWriter:
 
     def _write(self) -> None:
         try:
-            record_event(self.workspace, "late")
+            record_team_event(self.workspace, "late")
         finally:
             connections.close_all()
 
@@ -95,13 +78,13 @@ def write_while_another_waits(workspace) -> None:
     with transaction.atomic():
         AuditChainHead.objects.select_for_update().get(scope=str(workspace.pk))
         writer.start_and_wait_until_blocked()
-        record_event(workspace, "early")
+        record_team_event(workspace, "early")
     writer.join()
 
 
 @pytest.fixture
 def contended(world):
-    record_event(world.workspace, "first")
+    record_team_event(world.workspace, "first")
     write_while_another_waits(world.workspace)
     return world.workspace
 
@@ -120,7 +103,7 @@ def test_waiting_writer_sorts_newest(contended):
 
 
 def test_poller_sees_late_event(world):
-    record_event(world.workspace, "first")
+    record_team_event(world.workspace, "first")
     seen = audit_events_page(workspace=world.workspace, filters=AuditFilters(), limit=1)
 
     write_while_another_waits(world.workspace)
