@@ -7,9 +7,13 @@ must hash to its stored `hash`, follow the event before it at the next sequence
 and carry that event's hash as its `previous_hash`. The last event must be the
 one the chain head row names.
 
-The chain uses no secret key. It shows events edited, deleted or inserted
-outside `audit_record`, but not a rewrite of every later event and of the head
-row together.
+Event hashes use no key, so an export can be checked without one. The two
+places a database writer could otherwise shorten a chain are signed with the
+Django secret key (apps/audit/keys.py): a checkpoint, where a chain may start
+after sequence 1, and the chain head, which names the last event. So an event
+edited, deleted or inserted outside `audit_record` shows, and so does a removed
+prefix or tail, unless the writer also has the key or restores an older head
+row together with the events before it.
 """
 
 import copy
@@ -17,19 +21,31 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from apps.audit.keys import (
+    CHECKPOINT_SALT,
+    HEAD_SALT,
+    head_content,
+    sign,
+    signature_valid,
+)
 from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.services import event_digest
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_EVENT = "audit.checkpoint"
-CHECKPOINT_DIGEST_KEY = "checkpointDigest"
+CHECKPOINT_SIGNATURE_KEY = "checkpointSignature"
 CHUNK_SIZE = 2000
 
 CONTENT_CHANGED = "content changed"
 LINK_BROKEN = "link broken"
 SEQUENCE_GAP = "sequence gap"
 MISSING_AFTER_HEAD = "missing after head"
+SIGNATURE_INVALID = "signature invalid"
+KEY_HINT = (
+    "It was changed, forged, or signed with a key that is in neither "
+    "DJANGO_SECRET_KEY nor DJANGO_SECRET_KEY_FALLBACKS."
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +107,7 @@ def _break_at(event: AuditEvent, problem: str, detail: str) -> ChainBreak:
 
 
 def checkpoint_digest(event: AuditEvent) -> str:
-    """Return the digest of a checkpoint's content without its own digest key.
+    """Return the digest of a checkpoint's content without its own signature.
 
     It covers every column `event_digest` covers, metadata included, so a
     changed checkpoint shows although its `hash` is the removed event's hash.
@@ -100,16 +116,26 @@ def checkpoint_digest(event: AuditEvent) -> str:
     unsigned.metadata = {
         key: value
         for key, value in (event.metadata or {}).items()
-        if key != CHECKPOINT_DIGEST_KEY
+        if key != CHECKPOINT_SIGNATURE_KEY
     }
     return event_digest(unsigned)
 
 
+def checkpoint_signature(event: AuditEvent) -> str:
+    """Return the signature of a checkpoint's content under the current key."""
+    return sign(CHECKPOINT_SALT, checkpoint_digest(event))
+
+
 def _check_checkpoint(event: AuditEvent) -> ChainBreak | None:
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
-    if metadata.get(CHECKPOINT_DIGEST_KEY) != checkpoint_digest(event):
+    signature = metadata.get(CHECKPOINT_SIGNATURE_KEY)
+    if not isinstance(signature, str) or not signature_valid(
+        CHECKPOINT_SALT, checkpoint_digest(event), signature
+    ):
         return _break_at(
-            event, CONTENT_CHANGED, "The checkpoint's content does not match."
+            event,
+            SIGNATURE_INVALID,
+            f"The checkpoint's signature does not match its content. {KEY_HINT}",
         )
 
     if metadata.get("removedThroughSequence") != event.sequence:
@@ -196,15 +222,40 @@ def _walk(events: Iterable[AuditEvent]) -> _Walk:
     return walk
 
 
-def _head_of(scope: str) -> tuple[int, str]:
+@dataclass(frozen=True)
+class _Head:
+    """A chain head row as read, or an empty head for a chain without one."""
+
+    sequence: int = 0
+    hash: str = ""
+    signature: str | None = None
+
+
+def _head_of(scope: str) -> _Head:
     head = AuditChainHead.objects.filter(scope=scope).first()
     if head is None:
-        return 0, ""
-    return head.last_sequence, head.last_hash
+        return _Head()
+    return _Head(head.last_sequence, head.last_hash, head.signature)
 
 
-def _check_tail(last: AuditEvent | None, head: tuple[int, str]) -> ChainBreak | None:
-    head_sequence, head_hash = head
+def _check_head(scope: str, head: _Head) -> ChainBreak | None:
+    """Check that `audit_record` signed the head row with its current values."""
+    if head.signature is None:
+        return None
+
+    content = head_content(scope, head.sequence, head.hash)
+    if signature_valid(HEAD_SALT, content, head.signature):
+        return None
+    return ChainBreak(
+        head.sequence,
+        None,
+        SIGNATURE_INVALID,
+        f"The chain head's signature does not match its sequence and hash. {KEY_HINT}",
+    )
+
+
+def _check_tail(last: AuditEvent | None, head: _Head) -> ChainBreak | None:
+    head_sequence, head_hash = head.sequence, head.hash
     if last is None and head_sequence > 0:
         return ChainBreak(
             1,
@@ -239,7 +290,7 @@ def _check_beyond_head(workspace_id_or_none, head_sequence: int) -> ChainBreak |
     if newest is None:
         return None
 
-    current_sequence, _ = _head_of(chain_scope(workspace_id_or_none))
+    current_sequence = _head_of(chain_scope(workspace_id_or_none)).sequence
     if newest.sequence <= current_sequence:
         return None
 
@@ -272,7 +323,7 @@ def chain_verify(*, workspace_id_or_none) -> ChainReport:
     head = _head_of(scope)
     events = (
         chain_events(workspace_id_or_none)
-        .filter(sequence__lte=head[0])
+        .filter(sequence__lte=head.sequence)
         .order_by("sequence")
         .iterator(chunk_size=CHUNK_SIZE)
     )
@@ -280,8 +331,9 @@ def chain_verify(*, workspace_id_or_none) -> ChainReport:
 
     broken = (
         walk.broken
+        or _check_head(scope, head)
         or _check_tail(walk.last, head)
-        or _check_beyond_head(workspace_id_or_none, head[0])
+        or _check_beyond_head(workspace_id_or_none, head.sequence)
     )
     report = ChainReport(
         scope=scope,

@@ -81,6 +81,9 @@ class AuditChainHead(models.Model):
     scope = models.CharField(max_length=64, unique=True)
     last_sequence = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, blank=True)
+    # An HMAC of the scope, sequence and hash under the Django secret key, so a
+    # database writer cannot move the head to a shorter chain without the key.
+    signature = models.CharField(max_length=64, blank=True, db_default="")
 
     def __str__(self) -> str:
         return f"chain head {self.scope} at {self.last_sequence}"

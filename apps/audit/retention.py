@@ -14,10 +14,12 @@ place of its last event, event n.
   hash of event n), `removedCount` (the rows this run deleted, an earlier
   checkpoint included) and `before` (the expiry time).
 - Its `hash` is not its own digest, so its metadata also contains
-  `checkpointDigest`, `event_digest` of the checkpoint with that key left out.
+  `checkpointSignature`: an HMAC under the Django secret key of `event_digest`
+  of the checkpoint with that key left out. Without the key, a database writer
+  cannot remove a prefix and leave a checkpoint that verifies.
 
 `chain_verify` accepts an `audit.checkpoint` only as the first event of a chain,
-checks its `checkpointDigest` and that its sequence and hash are the removed
+checks its `checkpointSignature` and that its sequence and hash are the removed
 ones, and verifies the rest of the chain from it. The chain head is not changed:
 it already names the last event, which is the checkpoint when every event
 expired. The checkpoint occurred at the time of the run, so it expires a
@@ -33,12 +35,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.chain import (
-    CHECKPOINT_DIGEST_KEY,
     CHECKPOINT_EVENT,
+    CHECKPOINT_SIGNATURE_KEY,
     chain_events,
     chain_scope,
     chain_walk,
-    checkpoint_digest,
+    checkpoint_signature,
 )
 from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.services import Actor, AuditEntry, Source, Target, _build_event
@@ -116,7 +118,7 @@ def _checkpoint(head, prefix: ExpiredPrefix, before: datetime, now) -> AuditEven
     event.previous_hash = prefix.last_previous_hash
     event.hash = prefix.last_hash
 
-    event.metadata[CHECKPOINT_DIGEST_KEY] = checkpoint_digest(event)
+    event.metadata[CHECKPOINT_SIGNATURE_KEY] = checkpoint_signature(event)
     return event
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.catalogue import category_of
+from apps.audit.keys import HEAD_SALT, head_content, short_hash, sign
 from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.sanitiser import sanitise_metadata
 from apps.core.middleware import current_request_id
@@ -88,15 +89,8 @@ class AuditEntry:
     related_ids: dict | None = None
 
 
-def short_hash(value: str) -> str:
-    """Return 16 hex characters of SHA-256: enough to correlate, not to recover."""
-    if not value:
-        return ""
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
-
-
-# Every stored column but the id and the hash itself is covered, so changing any
-# of them breaks the chain at that event.
+# Every stored column but the hash itself is covered, so changing any of them
+# breaks the chain at that event. The id and workspace are added as text.
 DIGEST_FIELDS = (
     "sequence",
     "event_name",
@@ -127,8 +121,12 @@ DIGEST_FIELDS = (
 
 
 def event_digest(event: AuditEvent) -> str:
-    """Return the chain hash of `event`: SHA-256 of its canonical JSON content."""
+    """Return the chain hash of `event`: SHA-256 of its canonical JSON content.
+
+    The hash uses no key, so anyone can recompute it from an export.
+    """
     content = {name: getattr(event, name) for name in DIGEST_FIELDS}
+    content["id"] = str(event.pk)
     content["workspace"] = str(event.workspace_id or "")
     content["occurred_at"] = event.occurred_at.isoformat()
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
@@ -191,7 +189,10 @@ def audit_record(*, workspace, entry: AuditEntry) -> AuditEvent:
         event.save(force_insert=True)
         head.last_sequence = event.sequence
         head.last_hash = event.hash
-        head.save(update_fields=["last_sequence", "last_hash"])
+        head.signature = sign(
+            HEAD_SALT, head_content(scope, event.sequence, event.hash)
+        )
+        head.save(update_fields=["last_sequence", "last_hash", "signature"])
     logger.info(
         "audit event recorded: event=%s workspace=%s id=%s",
         event.event_name,

@@ -11,7 +11,14 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
+from apps.audit.services import (
+    Actor,
+    AuditEntry,
+    Source,
+    Target,
+    audit_record,
+    short_hash,
+)
 from apps.integrations.models import ConnectedAccount, OAuthProviderConfig
 from apps.integrations.oauth_configs import client_secret_read
 from apps.integrations.oauth_http import TokenResponse, revoke_token
@@ -128,11 +135,7 @@ def account_connect(
 
 
 def _short_hash(value: str) -> str | None:
-    import hashlib
-
-    if not value:
-        return None
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
+    return short_hash(value) or None
 
 
 def account_mark(account: ConnectedAccount, status: str, reason: str) -> None:

@@ -17,6 +17,9 @@ SECOND_LOCAL_MODE = False
 SECOND_TEST_MODE = False
 
 DEBUG = env.bool("DEBUG", default=False)
+# Older Django secret keys that still verify signatures, newest first, so the
+# key can be rotated without breaking sessions or audit chain signatures.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
 INSTALLED_APPS = [
     "apps.workspaces.admin_apps.SecondAdminConfig",

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from apps.audit.catalogue import EVENTS
-from apps.audit.chain import checkpoint_digest
+from apps.audit.chain import checkpoint_signature
 from apps.audit.models import AuditEvent
 from apps.audit.services import OUTCOMES, event_digest
 from tests.support.canary import assert_no_canary
@@ -85,9 +85,9 @@ def assert_event(
     assert SHORT_HASH.match(event.ip_hash)
     assert SHORT_HASH.match(event.user_agent_hash)
     # A checkpoint carries the hash of the last event it replaced, and its own
-    # digest in its metadata.
+    # signature in its metadata.
     if event_name == "audit.checkpoint":
-        assert event.metadata["checkpointDigest"] == checkpoint_digest(event)
+        assert event.metadata["checkpointSignature"] == checkpoint_signature(event)
     else:
         assert event.hash == event_digest(event)
 

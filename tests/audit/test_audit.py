@@ -3,6 +3,8 @@
 import copy
 import hashlib
 import json
+import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -270,9 +272,10 @@ HASHED_COLUMNS = [
 
 def recomputed_hash(event: AuditEvent) -> str:
     """Compute the chain hash of a row from its stored columns: SHA-256 of the
-    canonical JSON (sorted keys, no spaces) of the hashed columns, the workspace
-    id and the ISO 8601 time."""
+    canonical JSON (sorted keys, no spaces) of the hashed columns, the event id,
+    the workspace id and the ISO 8601 time."""
     content = {name: getattr(event, name) for name in HASHED_COLUMNS}
+    content["id"] = str(event.pk)
     content["workspace"] = str(event.workspace_id or "")
     content["occurred_at"] = event.occurred_at.isoformat()
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
@@ -407,6 +410,7 @@ CHAINED_FIELDS = {
     "retention": lambda event: "short",
     "sequence": lambda event: event.sequence + 1,
     "previous_hash": lambda event: "0" * 64,
+    "id": lambda event: uuid.uuid4(),
 }
 
 
@@ -419,7 +423,29 @@ def test_hash_covers_field(empty_workspace, field):
 
 
 def test_chained_fields_cover_model():
-    """Every column except the id, the workspace and the hash is in the table."""
+    """Every column except the workspace and the hash is in the table."""
     columns = {field.attname for field in AuditEvent._meta.concrete_fields}
-    expected = set(CHAINED_FIELDS) | {"id", "hash", "workspace_id"}
+    expected = set(CHAINED_FIELDS) | {"hash", "workspace_id"}
     assert columns == expected
+
+
+# Short hashes are keyed, so a guess cannot be checked without the secret key.
+
+
+def test_short_hash_is_sixteen_hex():
+    assert re.fullmatch(r"[0-9a-f]{16}", services.short_hash("127.0.0.1"))
+
+
+def test_short_hash_not_plain_sha256():
+    plain = hashlib.sha256(b"127.0.0.1").hexdigest()[:16]
+    assert services.short_hash("127.0.0.1") != plain
+
+
+def test_short_hash_depends_on_key(settings):
+    before = services.short_hash("admin")
+    settings.SECRET_KEY = "another-deployment-key-for-this-test"
+    assert services.short_hash("admin") != before
+
+
+def test_short_hash_of_empty_is_empty():
+    assert services.short_hash("") == ""

@@ -1,5 +1,6 @@
 """Chain verification, the verify_audit_chain command and retention checkpoints."""
 
+import importlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -15,6 +16,7 @@ from apps.audit.chain import (
     LINK_BROKEN,
     MISSING_AFTER_HEAD,
     SEQUENCE_GAP,
+    SIGNATURE_INVALID,
     chain_verify,
 )
 from apps.audit.models import AuditChainHead, AuditEvent
@@ -151,7 +153,7 @@ def test_replaced_event_breaks_link(workspace):
 def test_changed_head_hash_detected(workspace):
     record(workspace, 2)
     AuditChainHead.objects.filter(workspace=workspace).update(last_hash="0" * 64)
-    expect_break(verify(workspace), 2, str(chain(workspace)[1].pk), LINK_BROKEN)
+    expect_break(verify(workspace), 2, None, SIGNATURE_INVALID)
 
 
 def test_event_past_head_detected(workspace):
@@ -387,7 +389,7 @@ def test_changed_checkpoint_detected(workspace, aged):
     retention_apply(now=NOW)
     checkpoint = checkpoints(workspace)[0]
     AuditEvent.objects.filter(pk=checkpoint.pk).update(summary="rewritten")
-    expect_break(verify(workspace), 2, str(checkpoint.pk), CONTENT_CHANGED)
+    expect_break(verify(workspace), 2, str(checkpoint.pk), SIGNATURE_INVALID)
 
 
 def test_checkpoint_hash_change_detected(workspace, aged):
@@ -468,3 +470,95 @@ def test_global_verifies_after_retention(aged_global):
     retention_apply(now=NOW)
     record(None, 1, prefix="new")
     assert verify(None).intact
+
+
+# Signatures: what a database writer without the secret key cannot forge.
+
+ATTACKER_KEY = "a-key-the-attacker-guessed-not-the-deployment-key"
+
+
+def test_changed_id_detected(workspace):
+    record(workspace, 3)
+    changed = chain(workspace)[1]
+    new_id = uuid.uuid4()
+    AuditEvent.objects.filter(pk=changed.pk).update(id=new_id)
+    expect_break(verify(workspace), 2, str(new_id), CONTENT_CHANGED)
+
+
+def forge_checkpoint(workspace, settings) -> AuditEvent:
+    """Remove the first two of four recent events and leave a checkpoint built
+    as retention builds one, but under a key that is not the deployment's."""
+    record(workspace, 4)
+    remaining = chain(workspace)[2:]
+    prefix = retention.expired_prefix(
+        workspace_id_or_none=workspace.pk, before=remaining[0].occurred_at
+    )
+    head = AuditChainHead.objects.get(workspace=workspace)
+    real_key = settings.SECRET_KEY
+
+    settings.SECRET_KEY = ATTACKER_KEY
+    forged = retention._checkpoint(head, prefix, NOW, NOW)
+    settings.SECRET_KEY = real_key
+
+    chain_module.chain_events(workspace.pk).filter(sequence__lte=2).delete()
+    forged.save(force_insert=True)
+    return forged
+
+
+def test_forged_checkpoint_detected(workspace, settings):
+    forged = forge_checkpoint(workspace, settings)
+    expect_break(verify(workspace), 2, str(forged.pk), SIGNATURE_INVALID)
+
+
+def test_forged_checkpoint_command_names_it(workspace, settings):
+    forged = forge_checkpoint(workspace, settings)
+    with pytest.raises(CommandError, match=str(forged.pk)):
+        call_command("verify_audit_chain", "--workspace", str(workspace.pk))
+
+
+def test_head_moved_back_detected(workspace):
+    """The last event deleted and the head row pointed at the one before."""
+    record(workspace, 3)
+    events = chain(workspace)
+    AuditEvent.objects.filter(pk=events[2].pk).delete()
+    AuditChainHead.objects.filter(workspace=workspace).update(
+        last_sequence=2, last_hash=events[1].hash
+    )
+    expect_break(verify(workspace), 2, None, SIGNATURE_INVALID)
+
+
+def test_old_key_verifies_as_fallback(workspace, aged, settings):
+    retention_apply(now=NOW)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "the-next-deployment-key-after-rotation"
+    assert verify(workspace).intact
+
+
+def test_dropped_old_key_breaks_checkpoint(workspace, aged, settings):
+    retention_apply(now=NOW)
+    checkpoint = checkpoints(workspace)[0]
+    settings.SECRET_KEY = "the-next-deployment-key-after-rotation"
+    expect_break(verify(workspace), 2, str(checkpoint.pk), SIGNATURE_INVALID)
+
+
+def test_new_events_sign_with_new_key(workspace, settings):
+    record(workspace, 2)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "the-next-deployment-key-after-rotation"
+    record(workspace, 1, prefix="after rotation")
+    settings.SECRET_KEY_FALLBACKS = []
+    assert verify(workspace).intact
+
+
+def test_migration_signs_existing_heads(workspace):
+    from django.apps import apps as installed_apps
+
+    migration = importlib.import_module(
+        "apps.audit.migrations.0002_chain_head_signature"
+    )
+    record(workspace, 2)
+    AuditChainHead.objects.filter(workspace=workspace).update(signature="")
+
+    migration.sign_existing_heads(installed_apps, None)
+
+    assert verify(workspace).intact
