@@ -1,8 +1,14 @@
 from auditlog.models import LogEntry
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 
 from apps.audit.models import AuditEvent
+from apps.audit.services import Actor, Source
+from apps.audit.viewed import audit_viewed_note
 from apps.workspaces.admin_base import WorkspaceScopedAdmin
+from apps.workspaces.selectors import role_in
+
+ADMIN_TRUST = "admin_session"
 
 # django-auditlog's diffs show only inside workspace-scoped pages, never in a
 # global list.
@@ -35,3 +41,26 @@ class AuditEventAdmin(WorkspaceScopedAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         # The log is append-only: the change page shows every field read-only.
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        """List the events, recording a read of each workspace the list covers."""
+        for workspace in self.governed(request):
+            self._note_viewed(request, workspace, "admin_list")
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Show one event, recording a read of its workspace when it is in scope."""
+        event = self.get_object(request, unquote(object_id))
+        if event is not None and request.method == "GET":
+            self._note_viewed(request, event.workspace, "admin_detail")
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _note_viewed(self, request, workspace, view: str) -> None:
+        role = role_in(user=request.user, workspace=workspace)
+        audit_viewed_note(
+            workspace=workspace,
+            user=request.user,
+            actor=Actor.for_user(request.user, role or ""),
+            source=Source.from_request(request, trust=ADMIN_TRUST),
+            view=view,
+        )

@@ -177,3 +177,58 @@ def test_no_change_permission(world, events):
 
 def test_log_entry_admin_unregistered():
     assert not admin.site.is_registered(LogEntry)
+
+
+# Reading the log in admin is audited, as reading it through the API is.
+
+
+def viewed_in(workspace):
+    return AuditEvent.objects.filter(workspace=workspace, event_name="audit.viewed")
+
+
+def test_list_read_recorded(world, events):
+    logged_in(world.owner.user).get(LIST)
+
+    viewed = viewed_in(world.workspace).get()
+
+    assert viewed.actor_id == str(world.owner.user.pk)
+    assert viewed.actor_role == "owner"
+    assert viewed.source_trust == "admin_session"
+    assert viewed.metadata == {"view": "admin_list"}
+
+
+def test_change_page_read_recorded(world, events):
+    logged_in(world.admin.user).get(change_url(events["mine"]))
+
+    viewed = viewed_in(world.workspace).get()
+
+    assert viewed.actor_id == str(world.admin.user.pk)
+    assert viewed.metadata == {"view": "admin_detail"}
+
+
+def test_admin_reads_recorded_once(world, events):
+    client = logged_in(world.owner.user)
+    client.get(LIST)
+    client.get(change_url(events["mine"]))
+    client.get(LIST)
+
+    assert viewed_in(world.workspace).count() == 1
+
+
+def test_foreign_page_records_nothing(world, events):
+    logged_in(world.owner.user).get(change_url(events["foreign"]))
+
+    assert not viewed_in(world.other_workspace).exists()
+    assert not viewed_in(world.workspace).exists()
+
+
+def test_member_list_records_nothing(world, events):
+    logged_in(world.member.user).get(LIST)
+
+    assert not viewed_in(world.workspace).exists()
+
+
+def test_change_post_records_nothing(world, events):
+    logged_in(world.owner.user).post(change_url(events["mine"]), {"summary": "x"})
+
+    assert not viewed_in(world.workspace).exists()

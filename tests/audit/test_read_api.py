@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import DatabaseError
 
+from apps.audit import viewed
 from apps.audit.models import AuditEvent
 from apps.audit.services import Actor, AuditEntry, Target, audit_record
 
@@ -426,3 +428,24 @@ def test_event_occurred_at_iso(world):
     body = world.owner.get(events_url(world), data={"limit": 1}).json()
     parsed = datetime.fromisoformat(body["results"][0]["occurredAt"])
     assert parsed.utcoffset() == timedelta(0)
+
+
+def test_failed_viewed_write_retried(world, monkeypatch):
+    real_record = viewed.audit_record
+    failures = []
+
+    def fail_once(**kwargs):
+        if not failures:
+            failures.append(kwargs["entry"].event_name)
+            raise DatabaseError("the audit table rejected the insert")
+        return real_record(**kwargs)
+
+    monkeypatch.setattr(viewed, "audit_record", fail_once)
+
+    first = world.owner.get(events_url(world))
+    second = world.owner.get(events_url(world))
+
+    assert failures == ["audit.viewed"]
+    assert first.status_code == 500
+    assert second.status_code == 200
+    assert viewed_count(world) == 1

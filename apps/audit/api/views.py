@@ -4,7 +4,6 @@ Each read is itself audited as `audit.viewed`, at most once a minute per user
 and workspace, so that paging through the log does not flood it.
 """
 
-from django.core.cache import cache
 from rest_framework.response import Response
 
 from apps.audit.api.serializers import (
@@ -20,7 +19,7 @@ from apps.audit.selectors import (
     audit_events_page,
     audit_events_summary,
 )
-from apps.audit.services import AuditEntry, Target, audit_record
+from apps.audit.viewed import audit_viewed_note
 from apps.core.errors import ValidationFailed
 from apps.workspaces.api.guard import WorkspaceAPIView
 
@@ -29,11 +28,6 @@ AUDIT_READ_DENIED = (
     "audit_logs_forbidden",
     "Your role cannot read the audit log.",
 )
-VIEWED_INTERVAL_SECONDS = 60
-
-
-def viewed_key(workspace_id, user_id) -> str:
-    return f"audit-viewed:{workspace_id}:{user_id}"
 
 
 class AuditReadView(WorkspaceAPIView):
@@ -43,27 +37,12 @@ class AuditReadView(WorkspaceAPIView):
     view_name = ""
 
     def note_viewed(self) -> None:
-        """Write `audit.viewed` unless this user did so here within a minute.
-
-        `cache.add` stores the key only when it is absent, so of two concurrent
-        readers exactly one writes the event.
-        NOTE: the local-memory cache keeps keys per process, so without Redis
-        each process writes its own event a minute.
-        """
-        key = viewed_key(self.workspace.pk, self.request.user.pk)
-        if not cache.add(key, 1, timeout=VIEWED_INTERVAL_SECONDS):
-            return
-        audit_record(
+        audit_viewed_note(
             workspace=self.workspace,
-            entry=AuditEntry(
-                event_name="audit.viewed",
-                outcome="success",
-                summary=f"{self.actor.display} read the audit log",
-                actor=self.actor,
-                source=self.audit_source,
-                target=Target(type="audit_log", id=str(self.workspace.pk)),
-                metadata={"view": self.view_name},
-            ),
+            user=self.request.user,
+            actor=self.actor,
+            source=self.audit_source,
+            view=self.view_name,
         )
 
 
