@@ -1,4 +1,5 @@
-"""Bound and redact audit metadata before it is stored.
+"""Bound and redact audit metadata, and clean the texts of an event, before they
+are stored.
 
 Limits: 8 KiB of JSON in all, strings of 512 characters, 25 items a list, 50 keys
 an object, depth 5. Keys that name secrets, tokens, authorization, cookies,
@@ -21,18 +22,27 @@ _SENSITIVE_KEY = re.compile(
     r"|signature",
     re.IGNORECASE,
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters, line and paragraph separators, and the bidirectional
+# marks and overrides, which can make a stored text read differently on screen.
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def is_sensitive_key(key: str) -> bool:
     return bool(_SENSITIVE_KEY.search(key))
 
 
-def _clean_string(value: str) -> str:
+def clean_text(value: str, limit: int) -> str:
+    """Return `value` with control characters replaced by spaces, cut to `limit`."""
     value = _CONTROL.sub(" ", value)
-    if len(value) > MAX_STRING:
-        return value[: MAX_STRING - 1] + "…"
+    if len(value) > limit:
+        return value[: limit - 1] + "…"
     return value
+
+
+def _clean_string(value: str) -> str:
+    return clean_text(value, MAX_STRING)
 
 
 def _sanitise(value, depth: int):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.audit.catalogue import category_of
 from apps.audit.keys import HEAD_SALT, head_content, short_hash, sign
 from apps.audit.models import AuditChainHead, AuditEvent
-from apps.audit.sanitiser import sanitise_metadata
+from apps.audit.sanitiser import clean_text, sanitise_metadata
 from apps.core.middleware import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -133,11 +133,19 @@ def event_digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _column_text(column: str, value: str) -> str:
+    limit = AuditEvent._meta.get_field(column).max_length
+    return clean_text(value or "", limit)
+
+
 def _build_event(workspace, entry: AuditEntry) -> AuditEvent:
     if entry.outcome not in OUTCOMES:
         raise ValueError(f"audit outcome {entry.outcome!r} is not one of {OUTCOMES}")
     target = entry.target or Target(type="")
     source = entry.source
+    # Names and summaries can contain what users typed or agents sent, so every
+    # text is cleaned of control characters and cut to its column.
+    text = _column_text
     return AuditEvent(
         workspace=workspace,
         occurred_at=timezone.now(),
@@ -145,21 +153,21 @@ def _build_event(workspace, entry: AuditEntry) -> AuditEvent:
         category=category_of(entry.event_name),
         severity=entry.severity,
         outcome=entry.outcome,
-        action=entry.action or entry.event_name.rsplit(".", 1)[-1],
-        summary=entry.summary[:500],
+        action=text("action", entry.action or entry.event_name.rsplit(".", 1)[-1]),
+        summary=text("summary", entry.summary),
         actor_kind=entry.actor.kind,
-        actor_id=entry.actor.id,
-        actor_display=entry.actor.display[:150],
-        actor_role=entry.actor.role,
+        actor_id=text("actor_id", entry.actor.id),
+        actor_display=text("actor_display", entry.actor.display),
+        actor_role=text("actor_role", entry.actor.role),
         source_kind=source.kind,
         source_trust=source.trust,
-        request_id=source.request_id or current_request_id.get(),
+        request_id=text("request_id", source.request_id or current_request_id.get()),
         ip_hash=source.ip_hash,
         user_agent_hash=source.user_agent_hash,
-        target_type=target.type,
-        target_id=target.id,
-        target_name=target.name[:200],
-        target_parent=target.parent,
+        target_type=text("target_type", target.type),
+        target_id=text("target_id", target.id),
+        target_name=text("target_name", target.name),
+        target_parent=text("target_parent", target.parent),
         changes=sanitise_metadata({"changes": entry.changes or []})["changes"],
         related_ids=sanitise_metadata(entry.related_ids),
         metadata=sanitise_metadata(entry.metadata),

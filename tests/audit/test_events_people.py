@@ -140,7 +140,8 @@ def test_member_denied_team_creation_recorded(world):
         "code": "workspace_members_forbidden",
         "permission": "members:manage",
     }
-    assert event.target_name == path
+    assert event.target_name == "/api/workspaces/<str:workspace_id>/teams"
+    assert event.related_ids == {"workspaceId": str(world.workspace.pk)}
 
 
 # Members.

@@ -15,9 +15,23 @@ from rest_framework.views import APIView
 from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
 from apps.core.errors import NotFound, PermissionDenied
 from apps.workspaces.roles import role_has_permission
-from apps.workspaces.selectors import membership_find
+from apps.workspaces.selectors import membership_find, parse_id
 
 logger = logging.getLogger(__name__)
+
+
+def _path_ids(kwargs: dict) -> dict:
+    """Return the URL's values that parse as ids, leaving out any other text.
+
+    The keys are camel case, as in every event's related ids: `workspaceId`.
+    """
+    ids = {}
+    for name, value in kwargs.items():
+        parsed = parse_id(value)
+        if parsed is not None:
+            first, *rest = name.split("_")
+            ids[first + "".join(part.title() for part in rest)] = str(parsed)
+    return ids
 
 
 class WorkspaceAPIView(APIView):
@@ -56,7 +70,14 @@ class WorkspaceAPIView(APIView):
             self.deny(code, detail, permission=permission)
 
     def deny(self, code: str, detail: str, *, permission: str = "") -> None:
-        """Audit `access.denied` and raise the 403 with `code`."""
+        """Audit `access.denied` and raise the 403 with `code`.
+
+        The event names the URL pattern, not the path: a path is whatever the
+        caller typed, a token pasted by mistake included. Of the path's values,
+        only well-formed ids are kept.
+        """
+        match = self.request.resolver_match
+        route = match.route if match is not None else ""
         audit_record(
             workspace=self.workspace,
             entry=AuditEntry(
@@ -64,11 +85,16 @@ class WorkspaceAPIView(APIView):
                 outcome="denied",
                 severity="warning",
                 summary=f"{self.actor.display} was denied {self.request.method} "
-                f"{self.request.path}",
+                f"/{route}",
                 actor=self.actor,
                 source=self.audit_source,
-                target=Target(type="route", name=self.request.path[:200]),
+                target=Target(
+                    type="route",
+                    id=match.view_name if match is not None else "",
+                    name=f"/{route}",
+                ),
                 metadata={"code": code, "permission": permission},
+                related_ids=_path_ids(match.kwargs if match is not None else {}),
             ),
         )
         logger.info(
