@@ -14,9 +14,11 @@ logger = logging.getLogger(__name__)
 
 
 def api_token_create(
-    *, user, name: str, expires_at=None, source: Source
+    *, user, name: str, expires_at=None, actor: Actor | None = None, source: Source
 ) -> tuple[PersonalApiToken, str]:
     """Create a personal API token and return the row and the token, shown once.
+
+    `actor` is who creates it: the user, unless an operator's command does.
 
     Raises ValidationFailed (`fields.expiresAt`) when `expires_at` is not in the
     future.
@@ -42,8 +44,8 @@ def api_token_create(
             entry=AuditEntry(
                 event_name="api_token.created",
                 outcome="success",
-                summary=f"{user.name} created the personal API token {name!r}",
-                actor=Actor.for_user(user, membership.role),
+                summary=_token_summary(user, name, actor),
+                actor=actor or Actor.for_user(user, membership.role),
                 source=source,
                 target=Target(type="api_token", id=str(api_token.pk), name=name),
                 metadata={"prefix": api_token.prefix},
@@ -51,6 +53,12 @@ def api_token_create(
         )
     logger.info("api token created: user=%s token=%s", user.pk, api_token.pk)
     return api_token, issued.token
+
+
+def _token_summary(user, name: str, actor: Actor | None) -> str:
+    if actor is None:
+        return f"{user.name} created the personal API token {name!r}"
+    return f"{actor.display} created the personal API token {name!r} for {user.name}"
 
 
 def api_token_revoke(

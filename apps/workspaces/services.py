@@ -48,10 +48,16 @@ def _unique_slug(name: str, slug: str | None) -> str:
 
 
 def workspace_create(
-    *, owner, name: str, slug: str | None = None, source: Source | None = None
+    *,
+    owner,
+    name: str,
+    slug: str | None = None,
+    actor: Actor | None = None,
+    source: Source | None = None,
 ) -> Workspace:
     """Create a workspace with `owner` as its owner and its `General` team.
 
+    `actor` is who creates it: the owner, unless an operator's command does.
     Raises Conflict `workspace_slug_unavailable` when the slug is taken.
     """
     name = name.strip()
@@ -82,13 +88,16 @@ def workspace_create(
             f"The workspace slug {slug!r} is taken; choose another slug.",
         ) from None
     user_sync_staff(user=owner)
+    summary = f"{owner.name} created the workspace and became its owner"
+    if actor is not None:
+        summary = f"{actor.display} created the workspace with {owner.name} as owner"
     audit_record(
         workspace=workspace,
         entry=AuditEntry(
             event_name="member.added",
             outcome="success",
-            summary=f"{owner.name} created the workspace and became its owner",
-            actor=Actor.for_user(owner, Role.OWNER),
+            summary=summary,
+            actor=actor or Actor.for_user(owner, Role.OWNER),
             source=source or Source(kind="web"),
             target=Target(type="membership", id=str(membership.pk), name=owner.name),
             metadata={"role": Role.OWNER, "workspaceName": workspace.name},

@@ -157,3 +157,30 @@ def test_failed_auth_not_touched(world, created):
     broken = created["token"][:-2] + "xx"
     bearer(broken).get("/api/workspaces")
     assert PersonalApiToken.objects.get(pk=created["id"]).last_used_at is None
+
+
+def test_command_actor_is_operator(world):
+    issue("--user", "owner", "--name", "cli")
+
+    event = AuditEvent.objects.get(
+        workspace=world.workspace, event_name="api_token.created"
+    )
+
+    assert (event.actor_kind, event.actor_id) == ("system", "")
+    assert event.actor_display == "manage.py issue_api_token"
+    assert event.source_trust == "ops_cli"
+    assert event.summary.endswith(f"for {world.owner.user.name}")
+
+
+def test_create_workspace_actor_is_operator(world):
+    output = StringIO()
+    call_command(
+        "create_workspace", "--name", "Ops made", "--owner", "owner", stdout=output
+    )
+    workspace_id = output.getvalue().split()[0]
+
+    event = AuditEvent.objects.get(workspace_id=workspace_id, event_name="member.added")
+
+    assert event.actor_kind == "system"
+    assert event.actor_display == "manage.py create_workspace"
+    assert event.target_name == world.owner.user.name

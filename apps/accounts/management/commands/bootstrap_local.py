@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.models import User
-from apps.audit.services import Source
+from apps.audit.services import Actor, Source
 from apps.workspaces.models import Workspace
 from apps.workspaces.services import workspace_create
 
@@ -32,6 +32,7 @@ class Command(BaseCommand):
                 owner=owner,
                 name="Demo",
                 slug=DEMO_SLUG,
+                actor=Actor.system("manage.py bootstrap_local"),
                 source=Source.for_command(),
             )
             self.stdout.write(f"Created the demo workspace {workspace.pk}.")

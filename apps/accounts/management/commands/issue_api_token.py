@@ -2,7 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.selectors import user_find
 from apps.accounts.services import api_token_create
-from apps.audit.services import Source
+from apps.audit.services import Actor, Source
+
+COMMAND = "manage.py issue_api_token"
 
 
 class Command(BaseCommand):
@@ -22,7 +24,10 @@ class Command(BaseCommand):
                 "check the spelling or create the account first."
             )
         api_token, token = api_token_create(
-            user=user, name=options["name"], source=Source.for_command()
+            user=user,
+            name=options["name"],
+            actor=Actor.system(COMMAND),
+            source=Source.for_command(),
         )
         self.stdout.write(f"Created token {api_token.pk} for {user.username}.")
         self.stdout.write("It is shown once; store it now:")

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.selectors import user_find
-from apps.audit.services import Source
+from apps.audit.services import Actor, Source
 from apps.core.errors import ApiError
 from apps.workspaces.services import workspace_create
 
@@ -27,6 +27,7 @@ class Command(BaseCommand):
                 owner=owner,
                 name=options["name"],
                 slug=options.get("slug"),
+                actor=Actor.system("manage.py create_workspace"),
                 source=Source.for_command(),
             )
         except ApiError as error:
