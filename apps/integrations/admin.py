@@ -14,8 +14,10 @@ from apps.integrations.grant_secrets import (
 )
 from apps.integrations.models import IntegrationGrant, OAuthProviderConfig
 from apps.integrations.oauth_configs import (
+    URL_FIELDS,
     config_configure,
     config_is_complete,
+    provider_url_problem,
     redirect_uri,
 )
 from apps.workspaces.admin_base import WorkspaceScopedAdmin
@@ -199,6 +201,21 @@ class ProviderConfigForm(forms.ModelForm):
             "revocation_url",
             "userinfo_url",
         ]
+
+    def clean(self):
+        """Check each URL as the service does, so a bad one shows on its field.
+
+        A rejected URL is not shown again, since it may carry a credential.
+        """
+        cleaned = super().clean()
+        for field in URL_FIELDS:
+            value = cleaned.get(field)
+            problem = provider_url_problem(value) if value else None
+            if problem:
+                self.add_error(field, problem)
+                self.data = self.data.copy()
+                self.data[self.add_prefix(field)] = ""
+        return cleaned
 
 
 @admin.register(OAuthProviderConfig)

@@ -1,13 +1,14 @@
 """OAuth provider configs: shells from the setup sync, completed by an admin."""
 
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.audit.sanitiser import is_sensitive_key
 from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
 from apps.core.errors import ApiError, ValidationFailed
 from apps.integrations.models import OAuthProviderConfig
@@ -74,7 +75,7 @@ def config_shells_sync(*, app, auths: list[dict]) -> list[OAuthProviderConfig]:
     return configs
 
 
-def _url_problem(value: str) -> str | None:
+def provider_url_problem(value: str) -> str | None:
     """Return why a provider URL is unusable; addresses are checked per request."""
     try:
         parts = urlsplit(value)
@@ -85,6 +86,17 @@ def _url_problem(value: str) -> str | None:
         return "Use an https URL with a host name."
     if parts.username or parts.password:
         return "The URL must not contain a user name or password."
+
+    # A credential in a URL would be stored and shown as plain text: in the
+    # config, its diffs and its admin pages. The write-only field keeps it.
+    # The parameter's name is not repeated, since it is typed text as well.
+    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
+        if is_sensitive_key(name):
+            return (
+                "The URL must not carry a credential in its query: remove the "
+                "parameter named like a secret, token, key or password, and send "
+                "the client secret in clientSecret instead."
+            )
     return None
 
 
@@ -92,7 +104,7 @@ def _url_problems(changes: dict) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for field in URL_FIELDS:
         value = changes.get(field)
-        problem = _url_problem(value) if value else None
+        problem = provider_url_problem(value) if value else None
         if problem:
             fields[field] = [problem]
     return fields

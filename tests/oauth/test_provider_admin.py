@@ -93,3 +93,43 @@ def test_outsider_gets_404(world, config):
     client.force_login(world.outsider.user)
 
     assert client.get(page_path(config)).status_code == 404
+
+
+# A credential in a provider URL would be kept as plain text in the config and
+# its diffs, so such a URL is rejected.
+
+URL_WITH_SECRET = f"https://api.provider.example/userinfo?client_secret={CLIENT_SECRET}"
+
+
+def test_api_rejects_secret_in_url(world, config):
+    response = world.admin.patch(
+        f"{world.base}/oauth-providers/{config.pk}", {"userinfoUrl": URL_WITH_SECRET}
+    )
+
+    assert response.status_code == 400
+    assert "credential in its query" in response.content.decode()
+    assert_no_canary(response.content.decode(), "the response", CLIENT_SECRET)
+    assert_no_canary(all_table_text(), "a database table", CLIENT_SECRET)
+
+
+def test_admin_rejects_secret_in_url(admin_client, config):
+    response = save(admin_client, config, userinfo_url=URL_WITH_SECRET)
+
+    config.refresh_from_db()
+    assert config.userinfo_url == ""
+    assert "credential in its query" in response.content.decode()
+    assert "was changed successfully" not in response.content.decode()
+    assert_no_canary(response.content.decode(), "the admin page", CLIENT_SECRET)
+    assert_no_canary(all_table_text(), "a database table", CLIENT_SECRET)
+
+
+def test_plain_query_parameter_accepted(world, config):
+    url = "https://api.provider.example/userinfo?fields=email"
+
+    response = world.admin.patch(
+        f"{world.base}/oauth-providers/{config.pk}", {"userinfoUrl": url}
+    )
+
+    assert response.status_code == 200, response.content
+    config.refresh_from_db()
+    assert config.userinfo_url == url
