@@ -8,6 +8,8 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 
+from apps.accounts.sign_in_audit import login_failure_record
+from apps.audit.services import Actor
 from apps.workspaces.selectors import governed_workspaces
 
 
@@ -20,6 +22,13 @@ class WorkspaceAdminLoginForm(AdminAuthenticationForm):
 
     def confirm_login_allowed(self, user) -> None:
         if not user.is_active or not has_admin_access(user):
+            # The password was right, so no auth signal reports this refusal.
+            login_failure_record(
+                self.request,
+                user=user,
+                reason="no_admin_access",
+                actor=Actor.for_user(user),
+            )
             raise forms.ValidationError(
                 "This account is not an owner or admin of any workspace, so it has "
                 "no admin access. Sign in with such an account.",
