@@ -1,5 +1,8 @@
 """Stream a workspace's audit events, oldest first, as JSON lines or CSV.
 
+JSON lines keep every value exactly as stored, so each hash can be recomputed.
+CSV prefixes a `'` to cells that a spreadsheet would run as a formula.
+
 Rows are read through `QuerySet.iterator`, so memory stays constant however long
 the chain is: on PostgreSQL Django reads them from a named server-side cursor,
 and on SQLite it fetches them in chunks from one cursor. Only the product's own
@@ -45,6 +48,8 @@ COLUMNS = (
     "hash",
 )
 NESTED_COLUMNS = frozenset({"changes", "related_ids", "metadata"})
+# The first characters that make a spreadsheet read a CSV cell as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # (column, model field) pairs: the workspace is read as its id.
 _COLUMN_FIELDS = tuple(
     (column, "workspace_id" if column == "workspace" else column) for column in COLUMNS
@@ -163,12 +168,27 @@ def _write_csv(rows: Iterator[dict], out: TextIO) -> int:
     writer.writerow(COLUMNS)
     written = 0
     for row in rows:
-        writer.writerow(
+        cells = (
             _compact_json(row[column]) if column in NESTED_COLUMNS else row[column]
             for column in COLUMNS
         )
+        writer.writerow(_text_cell(cell) for cell in cells)
         written += 1
     return written
+
+
+def _text_cell(value):
+    """Return `value` with a leading `'` if it is a string a spreadsheet would
+    read as a formula.
+
+    Summaries and names come from users, and a spreadsheet evaluates a cell such
+    as `=HYPERLINK(...)` as a formula when it opens the file. The quote makes it
+    plain text but changes the value, so JSON lines, not CSV, is the format to
+    recompute hashes from.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def _compact_json(value) -> str:

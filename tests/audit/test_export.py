@@ -18,10 +18,12 @@ from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.services import (
     Actor,
     AuditEntry,
+    Source,
     Target,
     audit_record,
     event_digest,
 )
+from apps.workspaces.teams import team_create
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +31,7 @@ DEC_2025 = datetime(2025, 12, 1, tzinfo=UTC)
 JAN = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 MAR = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 MAY = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
+FORMULA = '=HYPERLINK("http://evil.example","x")'
 
 
 def record(workspace, name: str = "team.created", **metadata) -> AuditEvent:
@@ -141,6 +144,54 @@ def test_csv_keeps_summary_punctuation(events):
 def test_csv_starts_with_header(events):
     text, _ = export("--workspace", "acme", "--format", "csv")
     assert text.splitlines()[0].startswith("id,workspace,sequence,occurred_at,")
+
+
+def record_summary(workspace, summary: str) -> AuditEvent:
+    return audit_record(
+        workspace=workspace,
+        entry=AuditEntry(
+            event_name="team.renamed",
+            outcome="success",
+            summary=summary,
+            actor=Actor.system(),
+        ),
+    )
+
+
+def test_csv_quotes_formula_team_name(world):
+    team_create(
+        workspace=world.workspace, name=FORMULA, actor=Actor.system(), source=Source()
+    )
+    row = csv_rows()[-1]
+    assert row["event_name"] == "team.created"
+    assert row["target_name"] == "'" + FORMULA
+
+
+@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_quotes_formula_summary(world, first):
+    record_summary(world.workspace, f"{first}1+1 events")
+    assert csv_rows()[-1]["summary"] == f"'{first}1+1 events"
+
+
+def test_csv_quotes_negative_looking_string(world):
+    record_summary(world.workspace, "-5")
+    assert csv_rows()[-1]["summary"] == "'-5"
+
+
+def test_csv_plain_value_unchanged(world):
+    event = record_summary(world.workspace, "Renamed Ops to =Ops, +1 member")
+    row = csv_rows()[-1]
+    assert row["summary"] == "Renamed Ops to =Ops, +1 member"
+    assert row["sequence"] == str(event.sequence)
+
+
+def test_jsonl_keeps_formula_exact(world):
+    event = record_summary(world.workspace, FORMULA)
+    row = jsonl_rows()[-1]
+    assert row["summary"] == FORMULA
+    row["occurred_at"] = datetime.fromisoformat(row["occurred_at"])
+    row["workspace_id"] = row.pop("workspace")
+    assert event_digest(AuditEvent(**row)) == event.hash
 
 
 # Filters.

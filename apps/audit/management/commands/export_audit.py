@@ -89,8 +89,9 @@ class Command(BaseCommand):
             "--format",
             choices=FORMATS,
             default="jsonl",
-            help="jsonl: one JSON object per line. csv: a header row, then one "
-            "row per event with nested fields as JSON. Default: jsonl.",
+            help="jsonl: one JSON object per line, exactly as stored. csv: a header "
+            "row, then one row per event with nested fields as JSON and a leading ' "
+            "on cells that a spreadsheet would read as a formula. Default: jsonl.",
         )
         parser.add_argument(
             "--output",
