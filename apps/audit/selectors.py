@@ -7,7 +7,6 @@ so it never shifts the rows that follow.
 """
 
 import base64
-import binascii
 import json
 import uuid
 from dataclasses import dataclass
@@ -20,6 +19,9 @@ from apps.core.errors import NotFound
 from apps.workspaces.selectors import parse_id
 
 ORDERING = ("-occurred_at", "-sequence", "-id")
+# The largest value of the `sequence` column, a PositiveBigIntegerField. A
+# cursor beyond it would fail in the database instead of as an invalid cursor.
+MAX_SEQUENCE = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -101,24 +103,39 @@ def encode_cursor(event: AuditEvent) -> str:
 
 def decode_cursor(cursor: str) -> Position:
     """Return the position in `cursor`, or raise InvalidCursor for any other text."""
+    content = _cursor_content(cursor)
+    occurred_at = content.get("t")
+    sequence = content.get("s")
+    event_id = content.get("i")
+
+    # bool is a subclass of int, so `type` rather than isinstance keeps `true` out.
+    if not (isinstance(occurred_at, str) and isinstance(event_id, str)):
+        raise InvalidCursor(cursor)
+    if type(sequence) is not int or not 0 <= sequence <= MAX_SEQUENCE:
+        raise InvalidCursor(cursor)
+
+    try:
+        position = Position(
+            datetime.fromisoformat(occurred_at), sequence, uuid.UUID(event_id)
+        )
+    except ValueError as error:
+        raise InvalidCursor(cursor) from error
+    if position.occurred_at.tzinfo is None:
+        raise InvalidCursor(cursor)
+    return position
+
+
+def _cursor_content(cursor: str) -> dict:
+    """Return the JSON object encoded in `cursor`, or raise InvalidCursor."""
     padded = cursor + "=" * (-len(cursor) % 4)
     try:
         content = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        occurred_at = datetime.fromisoformat(content["t"])
-        sequence = int(content["s"])
-        event_id = uuid.UUID(content["i"])
-    except (
-        binascii.Error,
-        json.JSONDecodeError,
-        UnicodeDecodeError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ) as error:
+    except ValueError as error:
+        # Bad base64, bad UTF-8 and bad JSON all raise subclasses of ValueError.
         raise InvalidCursor(cursor) from error
-    if occurred_at.tzinfo is None:
+    if not isinstance(content, dict):
         raise InvalidCursor(cursor)
-    return Position(occurred_at, sequence, event_id)
+    return content
 
 
 def after_position(position: Position) -> Q:

@@ -1,5 +1,7 @@
 """The audit log read routes: filters, keyset pages, one event and the counts."""
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -90,6 +92,28 @@ def walk(persona, url: str, limit: int, between=None) -> list[str]:
 def workspace_ids(workspace) -> set[str]:
     events = AuditEvent.objects.filter(workspace=workspace)
     return {str(pk) for pk in events.values_list("pk", flat=True)}
+
+
+def rejected(persona, url: str, **params) -> dict:
+    """Return the body of a request that must fail with 400."""
+    response = persona.get(url, data=params)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    return body
+
+
+def cursor_of(content) -> str:
+    """Return a cursor in the list's encoding that contains `content`."""
+    raw = json.dumps(content).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+VALID_CURSOR = {
+    "t": "2000-01-01T00:00:00+00:00",
+    "s": 7,
+    "i": "00000000-0000-4000-8000-000000000000",
+}
 
 
 # Filters.
@@ -248,6 +272,31 @@ def test_limit_clamped_to_1(world):
 def test_last_page_next_null(world):
     body = world.owner.get(events_url(world), data={"limit": 200}).json()
     assert body["next"] is None
+
+
+def test_well_formed_cursor_accepted(world):
+    assert listed(world.owner, events_url(world), cursor=cursor_of(VALID_CURSOR)) == []
+
+
+@pytest.mark.parametrize("sequence", [1.5, True, "7", None, -1, 2**63])
+def test_cursor_sequence_must_be_integer(world, sequence):
+    cursor = cursor_of({**VALID_CURSOR, "s": sequence})
+    body = rejected(world.owner, events_url(world), cursor=cursor)
+    assert list(body["fields"]) == ["cursor"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [1, 2, 3],
+        {**VALID_CURSOR, "i": 5},
+        {**VALID_CURSOR, "t": 20260101},
+        {**VALID_CURSOR, "t": "2000-01-01T00:00:00"},
+    ],
+)
+def test_malformed_cursor_content_400(world, content):
+    body = rejected(world.owner, events_url(world), cursor=cursor_of(content))
+    assert list(body["fields"]) == ["cursor"]
 
 
 def test_cursor_walk_each_once(world):
