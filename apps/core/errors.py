@@ -10,6 +10,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +63,29 @@ class Conflict(ApiError):
     code = "conflict"
 
 
+BODY_INVALID = "The request body is invalid"
+QUERY_INVALID = "The query parameters are invalid"
+
+
 class ValidationFailed(ApiError):
-    """A body that fails validation; `fields` maps each JSON path to its messages."""
+    """A request that fails validation.
+
+    `fields` maps each JSON path or query parameter to its messages. The detail
+    starts with `prefix`, which is BODY_INVALID unless the caller passes
+    QUERY_INVALID.
+    """
 
     status_code = 400
     code = "invalid_request"
 
-    def __init__(self, fields: dict[str, list[str]], detail: str | None = None):
-        summary = detail or "The request body is invalid: " + "; ".join(
+    def __init__(
+        self,
+        fields: dict[str, list[str]],
+        detail: str | None = None,
+        *,
+        prefix: str = BODY_INVALID,
+    ):
+        summary = detail or f"{prefix}: " + "; ".join(
             f"{path}: {' '.join(messages)}" for path, messages in fields.items()
         )
         super().__init__(detail=summary, extra={"fields": fields})
@@ -98,6 +114,19 @@ def _flatten_drf_errors(data, prefix: str = "") -> dict[str, list[str]]:
     else:
         fields[prefix or "$"] = [str(data)]
     return fields
+
+
+def validated_query(serializer: Serializer) -> dict:
+    """Validate `serializer`, built from query parameters, and return its data.
+
+    Raises ValidationFailed with a detail that starts with QUERY_INVALID, and
+    the same `invalid_request` code and `fields` as a body error.
+    """
+    if not serializer.is_valid():
+        fields = _flatten_drf_errors(serializer.errors)
+        raise ValidationFailed(fields, prefix=QUERY_INVALID)
+
+    return serializer.validated_data
 
 
 def _drf_error_response(exc: drf_exceptions.APIException) -> Response:

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.db import DatabaseError
 from apps.audit import viewed
 from apps.audit.models import AuditEvent
 from apps.audit.services import Actor, AuditEntry, Target, audit_record
+from apps.core.errors import ValidationFailed
 
 NOT_FOUND = b'{"error":"not_found","detail":"Not found."}'
 EVENT_KEYS = {
@@ -167,13 +169,73 @@ def test_filter_by_actor(world):
 
 
 def test_filter_by_app(world):
-    app_event = record(world.workspace, target=Target(type="app", id="app-7"))
+    app_id, other_id = str(uuid.uuid4()), str(uuid.uuid4())
+    app_event = record(world.workspace, target=Target(type="app", id=app_id))
     run_event = record(
-        world.workspace, target=Target(type="agent_run", id="run-1", parent="app-7")
+        world.workspace, target=Target(type="agent_run", id="run-1", parent=app_id)
     )
-    record(world.workspace, target=Target(type="app", id="app-8"))
-    ids = listed(world.owner, events_url(world), appId="app-7")
+    record(world.workspace, target=Target(type="app", id=other_id))
+    ids = listed(world.owner, events_url(world), appId=app_id)
     assert ids == [str(run_event.pk), str(app_event.pk)]
+
+
+def test_app_id_any_case(world):
+    app_id = str(uuid.uuid4())
+    match = record(world.workspace, target=Target(type="app", id=app_id))
+    ids = listed(world.owner, events_url(world), appId=app_id.upper())
+    assert ids == [str(match.pk)]
+
+
+def test_malformed_app_id_400(world):
+    body = rejected(world.owner, events_url(world), appId="app-7")
+    assert list(body["fields"]) == ["appId"]
+    assert "'app-7'" in body["fields"]["appId"][0]
+    assert "UUID" in body["fields"]["appId"][0]
+
+
+def test_agent_actor_id_accepted(world):
+    agent = Actor(kind="agent", id="triage-bot", display="agent triage-bot")
+    match = record(world.workspace, actor=agent)
+    ids = listed(world.owner, events_url(world), actorId="triage-bot")
+    assert ids == [str(match.pk)]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "valid"),
+    [
+        ("category", "app", "apps"),
+        ("outcome", "failed", "failure"),
+        ("eventName", "app.create", "app.created"),
+    ],
+)
+def test_unknown_filter_value_400(world, parameter, value, valid):
+    body = rejected(world.owner, events_url(world), **{parameter: value})
+    assert list(body["fields"]) == [parameter]
+    message = body["fields"][parameter][0]
+    assert f"{value!r} is not" in message
+    listed_values = message.split("Use one of: ")[1].rstrip(".").split(", ")
+    assert valid in listed_values
+
+
+def test_unknown_name_suggests_closest(world):
+    body = rejected(world.owner, events_url(world), eventName="tool.custom.executd")
+    message = body["fields"]["eventName"][0]
+    assert "Did you mean 'tool.custom.executed'?" in message
+
+
+@pytest.mark.parametrize("suffix", ["", "/summary"])
+def test_reversed_range_400(world, suffix):
+    params = {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
+    body = rejected(world.owner, events_url(world, suffix), **params)
+    message = body["fields"]["until"][0]
+    assert "since 2026-02-01T00:00:00+00:00" in message
+    assert "until 2026-01-01T00:00:00+00:00" in message
+
+
+def test_empty_range_400(world):
+    moment = "2026-01-01T00:00:00Z"
+    body = rejected(world.owner, events_url(world), since=moment, until=moment)
+    assert list(body["fields"]) == ["until"]
 
 
 def test_filter_since(world):
@@ -210,6 +272,25 @@ def test_bad_time_names_field(world, field):
 def test_bad_cursor_names_field(world):
     response = world.owner.get(events_url(world), data={"cursor": "bm90LWpzb24"})
     assert list(response.json()["fields"]) == ["cursor"]
+
+
+@pytest.mark.parametrize(
+    "params", [{"outcome": "nope"}, {"cursor": "bm90LWpzb24"}, {"limit": "x"}]
+)
+def test_query_error_names_query(world, params):
+    body = rejected(world.owner, events_url(world), **params)
+    assert body["detail"].startswith("The query parameters are invalid: ")
+
+
+def test_summary_query_error_names_query(world):
+    body = rejected(world.owner, events_url(world, "/summary"), since="soon")
+    assert body["detail"].startswith("The query parameters are invalid: since: ")
+
+
+def test_body_error_keeps_wording():
+    error = ValidationFailed({"name": ["Name is missing."]})
+    assert error.code == "invalid_request"
+    assert error.detail == "The request body is invalid: name: Name is missing."
 
 
 def test_filters_stay_in_workspace(world):
@@ -264,9 +345,23 @@ def test_limit_clamped_to_200(world):
     assert len(listed(world.owner, events_url(world), limit=500)) == 200
 
 
-def test_limit_clamped_to_1(world):
+@pytest.mark.parametrize("limit", [0, -1])
+def test_limit_below_1_is_400(world, limit):
     record_many(world.workspace, 3)
-    assert len(listed(world.owner, events_url(world), limit=0)) == 1
+    body = rejected(world.owner, events_url(world), limit=limit)
+    message = body["fields"]["limit"][0]
+    assert message.startswith(f"{limit} is less than 1.")
+    assert "from 1 to 200" in message
+
+
+def test_limit_1_returns_one(world):
+    record_many(world.workspace, 3)
+    assert len(listed(world.owner, events_url(world), limit=1)) == 1
+
+
+def test_limit_not_integer_400(world):
+    body = rejected(world.owner, events_url(world), limit="ten")
+    assert body["fields"]["limit"] == ["Pass a whole number from 1 to 200."]
 
 
 def test_last_page_next_null(world):

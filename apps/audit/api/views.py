@@ -20,7 +20,7 @@ from apps.audit.selectors import (
     audit_events_summary,
 )
 from apps.audit.viewed import audit_viewed_note
-from apps.core.errors import ValidationFailed
+from apps.core.errors import QUERY_INVALID, ValidationFailed, validated_query
 from apps.workspaces.api.guard import WorkspaceAPIView
 
 AUDIT_READ_DENIED = (
@@ -52,9 +52,7 @@ class AuditEventCollectionView(AuditReadView):
     view_name = "list"
 
     def get(self, request, workspace_id):
-        query = AuditListQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = validated_query(AuditListQuery(data=request.query_params))
         try:
             page = audit_events_page(
                 workspace=self.workspace,
@@ -64,7 +62,9 @@ class AuditEventCollectionView(AuditReadView):
             )
         except InvalidCursor:
             message = "The cursor is invalid. Pass the `next` value of the last page."
-            raise ValidationFailed({"cursor": [message]}) from None
+            raise ValidationFailed(
+                {"cursor": [message]}, prefix=QUERY_INVALID
+            ) from None
         self.note_viewed()
         return Response(
             {
@@ -80,9 +80,7 @@ class AuditEventSummaryView(AuditReadView):
     view_name = "summary"
 
     def get(self, request, workspace_id):
-        query = AuditRangeQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = validated_query(AuditRangeQuery(data=request.query_params))
         counts = audit_events_summary(
             workspace=self.workspace, filters=filters_from(data)
         )
