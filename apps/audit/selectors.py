@@ -86,7 +86,8 @@ def audit_events_filter(
     if filters.since is not None:
         queryset = queryset.filter(occurred_at__gte=filters.since)
     if filters.until is not None:
-        queryset = queryset.filter(occurred_at__lte=filters.until)
+        # Half-open like the export: `since` is included and `until` excluded.
+        queryset = queryset.filter(occurred_at__lt=filters.until)
     return queryset
 
 

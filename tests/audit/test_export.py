@@ -209,6 +209,12 @@ def test_until_leaves_out_later(world):
     assert identity(rows) == stored_identity([found["jan"], found["mar"]])
 
 
+def test_until_is_exclusive(world):
+    found = dated(world.workspace)
+    rows = jsonl_rows("--since", "2026-01-01", "--until", MAY.isoformat())
+    assert identity(rows) == stored_identity([found["jan"], found["mar"]])
+
+
 def test_since_is_inclusive(world):
     found = dated(world.workspace)
     rows = jsonl_rows("--since", MAY.isoformat())

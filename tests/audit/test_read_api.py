@@ -255,6 +255,20 @@ def test_filter_until(world):
     assert ids == [str(old.pk)]
 
 
+def test_until_excludes_its_moment(world):
+    event = record(world.workspace)
+    move_to(event, datetime(2020, 6, 1, tzinfo=UTC))
+    ids = listed(world.owner, events_url(world), until="2020-06-01T00:00:00Z")
+    assert str(event.pk) not in ids
+
+
+def test_since_includes_its_moment(world):
+    event = record(world.workspace)
+    move_to(event, datetime(2030, 6, 1, tzinfo=UTC))
+    ids = listed(world.owner, events_url(world), since="2030-06-01T00:00:00Z")
+    assert ids == [str(event.pk)]
+
+
 @pytest.mark.parametrize("field", ["since", "until"])
 def test_bad_time_is_400(world, field):
     response = world.owner.get(events_url(world), data={field: "yesterday"})
@@ -478,6 +492,14 @@ def test_summary_respects_range(world):
     params = {"since": "2019-12-31T00:00:00Z", "until": "2020-01-02T00:00:00Z"}
     body = world.owner.get(events_url(world, "/summary"), data=params).json()
     assert body["byCategory"] == {"reviews": 1}
+
+
+def test_summary_until_exclusive(world):
+    edge = record(world.workspace, "review.approved")
+    move_to(edge, datetime(2020, 1, 2, tzinfo=UTC))
+    params = {"since": "2019-12-31T00:00:00Z", "until": "2020-01-02T00:00:00Z"}
+    body = world.owner.get(events_url(world, "/summary"), data=params).json()
+    assert body["total"] == 0
 
 
 def test_summary_bad_since_400(world):
