@@ -167,9 +167,18 @@ def test_csv_quotes_formula_team_name(world):
     assert row["target_name"] == "'" + FORMULA
 
 
-@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize("first", ["=", "+", "-", "@"])
 def test_csv_quotes_formula_summary(world, first):
     record_summary(world.workspace, f"{first}1+1 events")
+    assert csv_rows()[-1]["summary"] == f"'{first}1+1 events"
+
+
+@pytest.mark.parametrize("first", ["\t", "\r"])
+def test_csv_quotes_stored_control_start(world, first):
+    # The writer replaces tabs and carriage returns with spaces, so only a row
+    # stored before it did, or changed since, can start with one.
+    event = record_summary(world.workspace, "1+1 events")
+    AuditEvent.objects.filter(pk=event.pk).update(summary=f"{first}1+1 events")
     assert csv_rows()[-1]["summary"] == f"'{first}1+1 events"
 
 
