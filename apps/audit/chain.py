@@ -5,7 +5,9 @@ A chain starts either at sequence 1 with an empty `previous_hash`, or at an
 (apps/audit/retention.py describes that scheme). From the start on, every event
 must hash to its stored `hash`, follow the event before it at the next sequence
 and carry that event's hash as its `previous_hash`. The last event must be the
-one the chain head row names.
+one the chain head row names. A chain must exist once the application has
+written to it: a workspace's from its creation, the global one from the first
+sign-in.
 
 Event hashes use no key, so an export can be checked without one. The two
 places a database writer could otherwise shorten a chain are signed with the
@@ -21,6 +23,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
+
 from apps.audit.keys import (
     CHECKPOINT_SALT,
     HEAD_SALT,
@@ -30,6 +34,7 @@ from apps.audit.keys import (
 )
 from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.services import event_digest
+from apps.workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ CONTENT_CHANGED = "content changed"
 LINK_BROKEN = "link broken"
 SEQUENCE_GAP = "sequence gap"
 MISSING_AFTER_HEAD = "missing after head"
+MISSING_HEAD = "missing head"
 SIGNATURE_INVALID = "signature invalid"
 KEY_HINT = (
     "It was changed, forged, or signed with a key that is in neither "
@@ -205,15 +211,33 @@ class _Walk:
     broken: ChainBreak | None = None
 
 
+def _check_event(event: AuditEvent, previous: AuditEvent | None) -> ChainBreak | None:
+    """Check one event against the one before it, or as the start of the chain.
+
+    A column edited in the database to a value of another type cannot be
+    hashed: bytes in a text column, or a time that does not parse. That is a
+    break at the event, not an error of the verification.
+    """
+    try:
+        if previous is None:
+            return _check_start(event)
+        return _check_next(event, previous)
+    except (TypeError, ValueError, AttributeError):
+        return _break_at(
+            event,
+            CONTENT_CHANGED,
+            "A stored column holds a value of the wrong type, so the event "
+            "cannot be hashed.",
+        )
+
+
 def _walk(events: Iterable[AuditEvent]) -> _Walk:
     """Check events in sequence order and stop at the first broken link."""
     walk = _Walk()
     for event in events:
-        if walk.last is None:
-            walk.broken = _check_start(event)
+        walk.broken = _check_event(event, walk.last)
+        if walk.first is None:
             walk.first = event
-        else:
-            walk.broken = _check_next(event, walk.last)
 
         if walk.broken is not None:
             return walk
@@ -251,6 +275,31 @@ def _check_head(scope: str, head: _Head) -> ChainBreak | None:
         None,
         SIGNATURE_INVALID,
         f"The chain head's signature does not match its sequence and hash. {KEY_HINT}",
+    )
+
+
+def _chain_expected(workspace_id_or_none) -> bool:
+    """Return whether the chain must exist: the application has written to it.
+
+    A workspace's first event is written in the transaction that creates it.
+    The global chain receives every sign-in, so it exists once anyone has
+    signed in.
+    """
+    if workspace_id_or_none is not None:
+        return Workspace.objects.filter(pk=workspace_id_or_none).exists()
+    return get_user_model().objects.filter(last_login__isnull=False).exists()
+
+
+def _check_exists(workspace_id_or_none, head: _Head) -> ChainBreak | None:
+    """Find a chain removed whole, events and chain head together."""
+    if head.signature is not None or not _chain_expected(workspace_id_or_none):
+        return None
+    return ChainBreak(
+        1,
+        None,
+        MISSING_HEAD,
+        "The chain has no chain head, though the application has written to it: "
+        "its events and chain head were removed.",
     )
 
 
@@ -332,6 +381,7 @@ def chain_verify(*, workspace_id_or_none) -> ChainReport:
     broken = (
         walk.broken
         or _check_head(scope, head)
+        or _check_exists(workspace_id_or_none, head)
         or _check_tail(walk.last, head)
         or _check_beyond_head(workspace_id_or_none, head.sequence)
     )

@@ -22,10 +22,13 @@ _SENSITIVE_KEY = re.compile(
     r"|signature",
     re.IGNORECASE,
 )
-# Control characters, line and paragraph separators, and the bidirectional
-# marks and overrides, which can make a stored text read differently on screen.
+# Control characters, line and paragraph separators, the bidirectional marks
+# and overrides, and invisible characters (zero-width spaces and joiners, the
+# soft hyphen, the byte order mark), which can make a stored text read
+# differently on screen or hide part of it.
 _CONTROL = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028\u2029"
+    r"\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 )
 
 

@@ -67,6 +67,12 @@ def workspace_create(
             "The workspace name is empty; send a name.",
             extra={"fields": {"name": ["This field may not be blank."]}},
         )
+    summary = f"{owner.name} created the workspace and became its owner"
+    if actor is not None:
+        summary = f"{actor.display} created the workspace with {owner.name} as owner"
+    # The first event is written in the same transaction, so a workspace never
+    # exists without its audit chain, and verification treats a workspace with
+    # no chain as one whose chain was removed.
     try:
         with transaction.atomic():
             workspace = Workspace.objects.create(
@@ -82,27 +88,26 @@ def workspace_create(
                 workspace=workspace, name=DEFAULT_TEAM_NAME, is_default=True
             )
             TeamMembership.objects.create(team=team, membership=membership)
+            audit_record(
+                workspace=workspace,
+                entry=AuditEntry(
+                    event_name="member.added",
+                    outcome="success",
+                    summary=summary,
+                    actor=actor or Actor.for_user(owner, Role.OWNER),
+                    source=source or Source(kind="web"),
+                    target=Target(
+                        type="membership", id=str(membership.pk), name=owner.name
+                    ),
+                    metadata={"role": Role.OWNER, "workspaceName": workspace.name},
+                ),
+            )
     except IntegrityError:
         raise Conflict(
             "workspace_slug_unavailable",
             f"The workspace slug {slug!r} is taken; choose another slug.",
         ) from None
     user_sync_staff(user=owner)
-    summary = f"{owner.name} created the workspace and became its owner"
-    if actor is not None:
-        summary = f"{actor.display} created the workspace with {owner.name} as owner"
-    audit_record(
-        workspace=workspace,
-        entry=AuditEntry(
-            event_name="member.added",
-            outcome="success",
-            summary=summary,
-            actor=actor or Actor.for_user(owner, Role.OWNER),
-            source=source or Source(kind="web"),
-            target=Target(type="membership", id=str(membership.pk), name=owner.name),
-            metadata={"role": Role.OWNER, "workspaceName": workspace.name},
-        ),
-    )
     logger.info("workspace created: id=%s owner=%s", workspace.pk, owner.pk)
     return workspace
 

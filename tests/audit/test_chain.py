@@ -9,12 +9,14 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import CommandError, call_command
 
+from apps.accounts.models import User
 from apps.audit import chain as chain_module
 from apps.audit import retention, services
 from apps.audit.chain import (
     CONTENT_CHANGED,
     LINK_BROKEN,
     MISSING_AFTER_HEAD,
+    MISSING_HEAD,
     SEQUENCE_GAP,
     SIGNATURE_INVALID,
     chain_verify,
@@ -97,8 +99,8 @@ def test_fresh_chain_counts_events(workspace):
     assert verify(workspace).count == 3
 
 
-def test_empty_chain_intact(workspace):
-    assert verify(workspace).intact
+def test_workspace_without_chain_named(workspace):
+    expect_break(verify(workspace), 1, None, MISSING_HEAD)
 
 
 def test_changed_content_named(workspace):
@@ -562,3 +564,45 @@ def test_migration_signs_existing_heads(workspace):
     migration.sign_existing_heads(installed_apps, None)
 
     assert verify(workspace).intact
+
+
+# Chains removed whole, and rows that cannot be hashed.
+
+
+def remove_chain(workspace) -> None:
+    chain_module.chain_events(workspace.pk if workspace else None).delete()
+    scope = str(workspace.pk) if workspace else "global"
+    AuditChainHead.objects.filter(scope=scope).delete()
+
+
+def test_wiped_workspace_chain_named(workspace):
+    record(workspace, 3)
+    remove_chain(workspace)
+    expect_break(verify(workspace), 1, None, MISSING_HEAD)
+
+
+def test_wiped_global_chain_named(world):
+    record(None, 2)
+    User.objects.filter(pk=world.owner.user.pk).update(last_login=NOW)
+    remove_chain(None)
+    expect_break(verify(None), 1, None, MISSING_HEAD)
+
+
+def test_global_chain_absent_before_signin(db):
+    assert not User.objects.filter(last_login__isnull=False).exists()
+    assert verify(None).intact
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("summary", b"ABCD"), ("occurred_at", None), ("metadata", {b"key": 1})],
+)
+def test_unreadable_column_named(workspace, column, value):
+    record(workspace, 2)
+    events = chain(workspace)
+    setattr(events[1], column, value)
+
+    broken = chain_module._walk(events).broken
+
+    assert (broken.sequence, broken.problem) == (2, CONTENT_CHANGED)
+    assert broken.event_id == str(events[1].pk)

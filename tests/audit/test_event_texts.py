@@ -110,3 +110,21 @@ def test_long_target_name_cut(world):
 
     assert len(event.target_name) == 200
     assert event.target_name.endswith("…")
+
+
+@pytest.mark.parametrize(
+    "character",
+    ["\u061c", "\u200b", "\u200d", "\ufeff", "\u2060", "\u2064", "\u180e", "\xad"],
+)
+def test_invisible_character_replaced(world, character):
+    event = audit_record(
+        workspace=world.workspace,
+        entry=AuditEntry(
+            event_name="app.created",
+            outcome="success",
+            summary=f"Release{character}notifier",
+            actor=Actor.system(),
+        ),
+    )
+
+    assert event.summary == "Release notifier"
