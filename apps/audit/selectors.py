@@ -10,7 +10,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Count, Q, QuerySet
 
@@ -123,6 +123,13 @@ def decode_cursor(cursor: str) -> Position:
         raise InvalidCursor(cursor) from error
     if position.occurred_at.tzinfo is None:
         raise InvalidCursor(cursor)
+
+    try:
+        # A time at the calendar's edge can overflow when the database
+        # converts it to UTC, so it is converted and checked here.
+        position.occurred_at.astimezone(UTC)
+    except OverflowError as error:
+        raise InvalidCursor(cursor) from error
     return position
 
 

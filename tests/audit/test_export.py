@@ -430,3 +430,11 @@ def test_rows_read_by_declared_cursor(postgres, world, events):
         if sql.startswith("DECLARE") and '"audit_auditevent"' in sql
     ]
     assert len(declared) == 1
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+)
+def test_edge_time_since_is_error(world, moment):
+    with pytest.raises(CommandError, match="outside the range of dates"):
+        export("--workspace", "acme", "--since", moment)

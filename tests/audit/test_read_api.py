@@ -615,3 +615,27 @@ def test_failed_viewed_write_retried(world, monkeypatch):
     assert first.status_code == 500
     assert second.status_code == 200
     assert viewed_count(world) == 1
+
+
+# Times at the calendar's edge overflow in UTC for some offsets.
+
+EDGE_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+
+
+@pytest.mark.parametrize("moment", EDGE_TIMES)
+def test_edge_time_cursor_400(world, moment):
+    cursor = cursor_of({"t": moment, "s": 1, "i": str(uuid.uuid4())})
+
+    response = world.owner.get(events_url(world), data={"cursor": cursor})
+
+    assert response.status_code == 400
+    assert "cursor" in response.json()["fields"]
+
+
+@pytest.mark.parametrize("moment", EDGE_TIMES)
+@pytest.mark.parametrize("field", ["since", "until"])
+def test_edge_time_filter_400(world, moment, field):
+    response = world.owner.get(events_url(world), data={field: moment})
+
+    assert response.status_code == 400
+    assert field in response.json()["fields"]

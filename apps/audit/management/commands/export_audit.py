@@ -39,7 +39,15 @@ def iso_moment(text: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # The first and last days of the calendar overflow in UTC for some
+        # offsets, for example 0001-01-01T00:00:00+14:00.
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: the time is outside the range of dates in "
+            "UTC; pass a time between years 1 and 9999 in UTC"
+        ) from None
 
 
 class _PlainStream:
