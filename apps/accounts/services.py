@@ -66,8 +66,9 @@ def api_token_revoke(
 ) -> PersonalApiToken:
     """Set `revoked_at` on the token, so it no longer authenticates.
 
-    `actor` is the user who revokes it, or None for an operator. Raises Conflict
-    `api_token_already_revoked` when the token was revoked before.
+    `actor` is the user who revokes it, the Actor of an operator's command, or
+    None for an unnamed operator. Raises Conflict `api_token_already_revoked`
+    when the token was revoked before.
     """
     now = timezone.now()
     updated = PersonalApiToken.objects.filter(
@@ -104,6 +105,8 @@ def api_token_revoke(
 
 
 def _revoking_actor(actor, membership) -> Actor:
+    if isinstance(actor, Actor):
+        return actor
     if actor is None:
         return Actor.system("operator")
     role = membership.role if actor.pk == membership.user_id else ""

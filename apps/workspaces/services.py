@@ -112,10 +112,21 @@ def workspace_create(
     return workspace
 
 
+def _acting(actor) -> Actor:
+    """Return the audit actor of a user, of an operator's Actor, or the system."""
+    if isinstance(actor, Actor):
+        return actor
+    return Actor.for_user(actor) if actor else Actor.system()
+
+
 def membership_add(
     *, workspace, user, role: str, actor, source: Source | None = None
 ) -> Membership:
-    """Add `user` to `workspace` with `role` and to its General team."""
+    """Add `user` to `workspace` with `role` and to its General team.
+
+    `actor` is the user who adds them, the Actor of an operator's command, or
+    None for the system.
+    """
     if role not in set(Role):
         raise ApiError(
             "invalid_role", f"The role {role!r} is not owner, admin or member."
@@ -138,7 +149,7 @@ def membership_add(
             event_name="member.added",
             outcome="success",
             summary=f"{user.name} joined as {role}",
-            actor=Actor.for_user(actor) if actor else Actor.system(),
+            actor=_acting(actor),
             source=source or Source(kind="web"),
             target=Target(type="membership", id=str(membership.pk), name=user.name),
             metadata={"role": role},

@@ -59,6 +59,7 @@ def test_audited(world, dana):
         workspace=world.workspace, event_name="member.added", target_name="dana"
     )
     assert event.actor_kind == "system"
+    assert event.actor_display == "manage.py add_member"
     assert event.source_trust == "ops_cli"
 
 

@@ -278,6 +278,7 @@ def test_command_audited(world, laptop):
     revoke(laptop["id"])
     event = revoked_events(world, laptop["id"]).get()
     assert event.actor_kind == "system"
+    assert event.actor_display == "manage.py revoke_api_token"
     assert event.source_trust == "ops_cli"
 
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.selectors import api_token_find
 from apps.accounts.services import api_token_revoke
-from apps.audit.services import Source
+from apps.audit.services import Actor, Source
 from apps.core.errors import ApiError
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         try:
             api_token_revoke(
                 api_token=api_token,
-                actor=None,
+                actor=Actor.system("manage.py revoke_api_token"),
                 source=Source.for_command(),
             )
         except ApiError as error:

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.selectors import user_find
-from apps.audit.services import Source
+from apps.audit.services import Actor, Source
 from apps.core.errors import ApiError
 from apps.workspaces.roles import Role
 from apps.workspaces.selectors import workspace_find_by_identifier
@@ -44,7 +44,7 @@ class Command(BaseCommand):
                 workspace=workspace,
                 user=user,
                 role=role,
-                actor=None,
+                actor=Actor.system("manage.py add_member"),
                 source=Source.for_command(),
             )
         except ApiError as error:
