@@ -14,6 +14,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
+from apps.agents.credentials import oauth_auth_problems
 from apps.agents.domains import (
     DomainError,
     domain_problems,
@@ -430,6 +431,8 @@ def _integration_problems(integration: dict, path: str) -> Iterator[Problem]:
             url = auth.get(field)
             if isinstance(url, str) and url.strip():
                 yield from _oauth_url_problems(url, child_path(auth_path, field))
+        for field, message in oauth_auth_problems(auth):
+            yield Problem(child_path(auth_path, field), message)
 
 
 def _oauth_url_problems(url: str, path: str) -> Iterator[Problem]:

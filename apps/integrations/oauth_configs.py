@@ -1,14 +1,14 @@
 """OAuth provider configs: shells from the setup sync, completed by an admin."""
 
 import logging
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.audit.sanitiser import is_sensitive_key
+from apps.agents.credentials import URL_MESSAGE, url_carries_credential
 from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
 from apps.core.errors import ApiError, ValidationFailed
 from apps.integrations.models import OAuthProviderConfig
@@ -89,14 +89,8 @@ def provider_url_problem(value: str) -> str | None:
 
     # A credential in a URL would be stored and shown as plain text: in the
     # config, its diffs and its admin pages. The write-only field keeps it.
-    # The parameter's name is not repeated, since it is typed text as well.
-    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
-        if is_sensitive_key(name):
-            return (
-                "The URL must not carry a credential in its query: remove the "
-                "parameter named like a secret, token, key or password, and send "
-                "the client secret in clientSecret instead."
-            )
+    if url_carries_credential(value):
+        return URL_MESSAGE
     return None
 
 

@@ -4,6 +4,7 @@ import logging
 
 from django.db import transaction
 
+from apps.agents.credentials import oauth_auth_problems
 from apps.agents.domains import domain_problems, normalize_domain
 from apps.agents.tools import normalize_key_slug
 from apps.applications.drafts import draft_write, serialise_json_file
@@ -35,6 +36,11 @@ def _setup_problems(setup_config) -> dict[str, list[str]]:
         path = f"$.integrations[{index}]"
         for message in domain_problems(integration["domain"]):
             fields.setdefault(f"{path}.domain", []).append(message)
+        auth = integration.get("auth")
+        for field, message in oauth_auth_problems(
+            auth if isinstance(auth, dict) else {}
+        ):
+            fields.setdefault(f"{path}.auth.{field}", []).append(message)
         key = (
             normalize_domain(integration["domain"]),
             normalize_key_slug(integration.get("keySlug", "default")),
