@@ -22,7 +22,8 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
+from apps.accounts.services import sign_in_record
+from apps.audit.services import Source
 from apps.execution.egress.client import EgressPolicy, OutboundRequest, send
 from apps.execution.egress.errors import EgressError
 
@@ -116,17 +117,12 @@ def provider_userinfo(access_token: str) -> dict:
 
 
 def audit_login(user, event_name: str, outcome: str, metadata: dict, source) -> None:
-    audit_record(
-        workspace=None,
-        entry=AuditEntry(
-            event_name=event_name,
-            outcome=outcome,
-            summary=f"{event_name} ({metadata.get('reason', outcome)})",
-            actor=Actor.for_user(user) if user else Actor.system("anonymous"),
-            source=source,
-            target=Target(type="user", id=str(user.pk) if user else ""),
-            metadata=metadata,
-        ),
+    sign_in_record(
+        event_name=event_name,
+        outcome=outcome,
+        user=user,
+        metadata=metadata,
+        source=source,
     )
 
 

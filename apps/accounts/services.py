@@ -13,6 +13,36 @@ from apps.workspaces.selectors import memberships_for_user
 logger = logging.getLogger(__name__)
 
 
+def sign_in_record(
+    *,
+    event_name: str,
+    outcome: str,
+    user,
+    actor: Actor | None = None,
+    metadata: dict,
+    source: Source,
+) -> None:
+    """Write a sign-in, failed sign-in or sign-out event to the global chain.
+
+    `user` is the account it concerns, or None. `actor` defaults to that user,
+    or to an anonymous system actor without one.
+    """
+    if actor is None:
+        actor = Actor.for_user(user) if user else Actor.system("anonymous")
+    audit_record(
+        workspace=None,
+        entry=AuditEntry(
+            event_name=event_name,
+            outcome=outcome,
+            summary=f"{event_name} ({metadata.get('reason', outcome)})",
+            actor=actor,
+            source=source,
+            target=Target(type="user", id=str(user.pk) if user else ""),
+            metadata=metadata,
+        ),
+    )
+
+
 def api_token_create(
     *, user, name: str, expires_at=None, actor: Actor | None = None, source: Source
 ) -> tuple[PersonalApiToken, str]:

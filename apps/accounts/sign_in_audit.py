@@ -18,7 +18,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 
 from apps.accounts.oidc import ProviderBackend
-from apps.audit.services import Actor, AuditEntry, Source, Target, audit_record
+from apps.accounts.services import sign_in_record
+from apps.audit.services import Actor, Source
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +44,13 @@ def password_source(request) -> Source:
 
 
 def _record(event_name: str, outcome: str, actor: Actor, user, metadata, request):
-    audit_record(
-        workspace=None,
-        entry=AuditEntry(
-            event_name=event_name,
-            outcome=outcome,
-            summary=f"{event_name} ({metadata.get('reason', outcome)})",
-            actor=actor,
-            source=password_source(request),
-            target=Target(type="user", id=str(user.pk) if user else ""),
-            metadata=metadata,
-        ),
+    sign_in_record(
+        event_name=event_name,
+        outcome=outcome,
+        user=user,
+        actor=actor,
+        metadata=metadata,
+        source=password_source(request),
     )
 
 

@@ -1,6 +1,6 @@
 """A sign-in whose audit event cannot be written is rejected, but a sign-out ends.
 
-The audit writer of the sign-in receivers is replaced by one that raises, as a
+The audit writer of sign-in events is replaced by one that raises, as a
 database that rejects the insert would.
 """
 
@@ -11,7 +11,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.db import DatabaseError
 
-from apps.accounts import sign_in_audit
+from apps.accounts import services, sign_in_audit
 from apps.audit.models import AuditEvent
 from tests.accounts.conftest import WRONG_PASSWORD
 from tests.audit.catalogue_support import CANARY
@@ -26,7 +26,7 @@ def reject_audit_writes(monkeypatch) -> None:
     def rejecting_audit_record(**kwargs):
         raise DatabaseError(ERROR_TEXT)
 
-    monkeypatch.setattr(sign_in_audit, "audit_record", rejecting_audit_record)
+    monkeypatch.setattr(services, "audit_record", rejecting_audit_record)
 
 
 @pytest.fixture
